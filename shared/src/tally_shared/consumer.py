@@ -1,0 +1,225 @@
+"""The event consumer: applies each event exactly once, acking only after the commit.
+
+Deliveries are applied in batches, many events in one transaction, with the
+event ids recorded in the service's inbox table in that same transaction.
+A redelivered event finds its id in the inbox and is skipped. An event whose
+handler fails is retried alone, and after the queue's delivery limit the broker
+moves it to the dead-letter queue while the rest keep flowing.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from tally_shared.broker import Topology, connect, declare_service_queue
+from tally_shared.database import Database
+from tally_shared.events import Envelope, Event, UnknownEventError
+from tally_shared.observability import (
+    EVENTS_CONSUMED,
+    EVENTS_DUPLICATES,
+    EVENTS_REJECTED,
+    request_id_var,
+)
+from tally_shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Any, Envelope], None]
+"""Applies one event inside the consumer's transaction; never commits."""
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The ids of the events a service has applied, written with their effects."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("event_id", UUID(as_uuid=True), primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass(frozen=True)
+class ConsumerTuning:
+    batch_size: int = 200
+    # How long to keep a batch open for more deliveries once the first arrived.
+    batch_linger_seconds: float = 0.002
+    database_retry_seconds: float = 1.0
+
+
+@dataclass
+class _Delivery:
+    message: AbstractIncomingMessage
+    envelope: Envelope
+    event: Event
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        inbox: Table,
+        settings: ServiceSettings,
+        handlers: dict[type[Event], Handler],
+        tuning: ConsumerTuning = ConsumerTuning(),
+    ) -> None:
+        self._database = database
+        self._inbox = inbox
+        self._settings = settings
+        self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
+        self._tuning = tuning
+        self._topology = Topology(settings.event_namespace)
+        self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set, then finish every delivery already received."""
+        service = self._settings.service_name
+        connection = await connect(self._settings, f"{service}-worker")
+        try:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=self._settings.event_prefetch)
+            queue = await declare_service_queue(
+                channel,
+                self._topology,
+                service,
+                sorted(self._handlers),
+                delivery_limit=self._settings.event_delivery_limit,
+            )
+            consumer_tag = await queue.consume(self._buffer.put)
+            logger.info("consuming %s from %s", ", ".join(sorted(self._handlers)), queue.name)
+            deliveries_closed = asyncio.Event()
+            processing = asyncio.create_task(self._process_until(deliveries_closed))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({processing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if processing.done():
+                stopping.cancel()
+                processing.result()  # a bug, not an outage: let the supervisor restart us
+            logger.info("stopping: no new deliveries, finishing the %d received", self._buffer.qsize())
+            await queue.cancel(consumer_tag)
+            deliveries_closed.set()
+            await processing
+        finally:
+            await connection.close()
+
+    async def _process_until(self, deliveries_closed: asyncio.Event) -> None:
+        while not (deliveries_closed.is_set() and self._buffer.empty()):
+            try:
+                first = await asyncio.wait_for(self._buffer.get(), timeout=0.1)
+            except TimeoutError:
+                continue
+            if self._tuning.batch_linger_seconds and self._buffer.qsize() < self._tuning.batch_size:
+                await asyncio.sleep(self._tuning.batch_linger_seconds)
+            await self._process([first, *self._take_buffered(self._tuning.batch_size - 1)])
+
+    def _take_buffered(self, limit: int) -> list[AbstractIncomingMessage]:
+        taken = []
+        while len(taken) < limit and not self._buffer.empty():
+            taken.append(self._buffer.get_nowait())
+        return taken
+
+    async def _process(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        deliveries = []
+        for message in messages:
+            delivery = self._decode(message)
+            if delivery is None:
+                # Unreadable: no retry can help, so straight to the dead-letter queue.
+                EVENTS_REJECTED.inc()
+                await _settle(message.reject(requeue=False))
+            else:
+                deliveries.append(delivery)
+        if not deliveries:
+            return
+        while True:
+            try:
+                await asyncio.to_thread(self._apply_in_one_transaction, deliveries)
+            except DBAPIError as error:
+                if not error.connection_invalidated and not _is_connection_error(error):
+                    break
+                logger.warning("database unavailable (%s); retrying the batch", error.orig)
+                await asyncio.sleep(self._tuning.database_retry_seconds)
+                continue
+            except Exception:
+                break
+            for delivery in deliveries:
+                await _settle(delivery.message.ack())
+            return
+        # Something in the batch failed: apply each alone so one poison event
+        # cannot hold back the others.
+        for delivery in deliveries:
+            try:
+                await asyncio.to_thread(self._apply_in_one_transaction, [delivery])
+            except Exception:
+                logger.exception(
+                    "failed to apply %s %s (delivery %s); returning it to the queue",
+                    delivery.envelope.type, delivery.envelope.id, _delivery_count(delivery.message),
+                )
+                EVENTS_REJECTED.inc()
+                await _settle(delivery.message.nack(requeue=True))
+            else:
+                await _settle(delivery.message.ack())
+
+    def _decode(self, message: AbstractIncomingMessage) -> _Delivery | None:
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+            return _Delivery(message, envelope, envelope.event())
+        except (ValidationError, UnknownEventError) as error:
+            logger.error(
+                "dead-lettering unreadable message %s (routing key %s): %s",
+                message.message_id, message.routing_key, error,
+            )
+            return None
+
+    def _apply_in_one_transaction(self, deliveries: Sequence[_Delivery]) -> None:
+        with self._database.transaction() as session:
+            for delivery in deliveries:
+                token = request_id_var.set(delivery.envelope.request_id)
+                try:
+                    self._apply(session, delivery)
+                finally:
+                    request_id_var.reset(token)
+
+    def _apply(self, session: Session, delivery: _Delivery) -> None:
+        envelope = delivery.envelope
+        first_time = session.execute(
+            insert(self._inbox)
+            .values(event_id=envelope.id, event_type=envelope.type)
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.event_id)
+        ).first()
+        if first_time is None:
+            EVENTS_DUPLICATES.inc()
+            logger.info("skipping %s %s: already applied", envelope.type, envelope.id)
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            logger.warning("no handler for %s; recorded and ignored", envelope.type)
+            return
+        handler(session, delivery.event, envelope)
+        EVENTS_CONSUMED.labels(envelope.type).inc()
+        logger.debug("applied %s %s", envelope.type, envelope.id)
+
+
+async def _settle(acknowledgement: Awaitable[None]) -> None:
+    """Ack or nack; if the channel died meanwhile the broker redelivers, and the inbox dedupes."""
+    try:
+        await acknowledgement
+    except Exception as error:
+        logger.warning("could not settle a delivery (%s); it will be redelivered", error)
+
+
+def _is_connection_error(error: DBAPIError) -> bool:
+    return type(error.orig).__name__ in {"OperationalError", "InterfaceError"}
+
+
+def _delivery_count(message: AbstractIncomingMessage) -> object:
+    return (message.headers or {}).get("x-delivery-count", 0)

@@ -1,0 +1,53 @@
+"""Domain errors, turned into HTTP once, at the edge of each service."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A business rule said no. Subclasses set the HTTP status and the client-facing detail."""
+
+    status_code = 400
+    detail = "Bad request"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        if detail is not None:
+            self.detail = detail
+
+
+class NotFoundError(DomainError):
+    status_code = 404
+    detail = "Not found"
+
+
+class ConflictError(DomainError):
+    status_code = 409
+    detail = "Conflict"
+
+
+class ForbiddenError(DomainError):
+    status_code = 403
+    detail = "Forbidden"
+
+
+class NotAuthenticatedError(DomainError):
+    status_code = 401
+    detail = "Not authenticated"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Internal Server Error"}, status_code=500)

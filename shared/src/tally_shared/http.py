@@ -1,0 +1,127 @@
+"""What every Tally HTTP app has: request ids, metrics, health and readiness, the caller."""
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from yarl import URL
+
+from tally_shared.errors import NotAuthenticatedError
+from tally_shared.identity import IDENTITY_HEADER, Caller, IdentityError, verify_identity
+from tally_shared.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    REQUEST_ID_HEADER,
+    clean_request_id,
+    request_id_var,
+)
+from tally_shared.settings import TallySettings
+
+
+class RequestContextMiddleware:
+    """Sets the request id for logs and events, echoes it, and counts every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = clean_request_id(headers.get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1"))
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    (name, value)
+                    for name, value in message["headers"]
+                    if name.lower() != b"x-request-id"
+                ] + [(b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def operations_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+    """`/healthz`, `/readyz` and `/metrics`, kept out of the public API document."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        names = list(checks)
+        results = await asyncio.gather(*(checks[name]() for name in names))
+        status = {name: "ok" if ok else "unavailable" for name, ok in zip(names, results, strict=True)}
+        ready = all(results)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": status},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def broker_reachable(settings: TallySettings) -> ReadinessCheck:
+    """A readiness check that the broker accepts TCP connections.
+
+    The APIs never talk to RabbitMQ themselves (their events go through the
+    outbox), so a connection attempt is the honest check, and a cheap one.
+    """
+    url = URL(settings.amqp_url.get_secret_value())
+    host, port = url.host or "127.0.0.1", url.port or 5672
+
+    async def check() -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1)
+        except (OSError, TimeoutError, socket.gaierror):
+            return False
+        writer.close()
+        return True
+
+    return check
+
+
+def identity_dependency(settings: TallySettings) -> Callable[[Request], Caller]:
+    """A FastAPI dependency that returns the caller the gateway vouched for, or answers 401."""
+    secret = settings.internal_secret.get_secret_value()
+
+    def current_caller(request: Request) -> Caller:
+        assertion = request.headers.get(IDENTITY_HEADER)
+        if not assertion:
+            raise NotAuthenticatedError()
+        try:
+            return verify_identity(assertion, secret)
+        except IdentityError as error:
+            raise NotAuthenticatedError("Could not validate credentials") from error
+
+    return current_caller

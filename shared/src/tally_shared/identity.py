@@ -1,0 +1,81 @@
+"""Who the caller is, as the gateway vouches for it to the services.
+
+The gateway verifies the user's JWT, drops every identity header the client
+sent, and forwards the caller in `X-Tally-Identity`: a short-lived token signed
+with the internal secret that only the gateway and the services hold. A
+service trusts nothing else, so a request that reaches it directly with a
+forged `X-User-Id` (or any other header) and no valid assertion is anonymous.
+"""
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+IDENTITY_HEADER = "X-Tally-Identity"
+# Headers a client might use to claim an identity; the gateway removes all of
+# them, and any X-Tally-* header, before doing anything else.
+CLIENT_IDENTITY_HEADERS = frozenset(
+    {
+        "x-tally-identity",
+        "x-user-id",
+        "x-user-email",
+        "x-user",
+        "x-forwarded-user",
+        "x-forwarded-email",
+        "x-remote-user",
+        "remote-user",
+        "x-auth-user",
+        "x-auth-request-user",
+        "x-auth-request-email",
+    }
+)
+_ALGORITHM = "HS256"
+_ISSUER = "tally-gateway"
+_AUDIENCE = "tally-services"
+ASSERTION_LIFETIME_SECONDS = 60
+
+
+class IdentityError(ValueError):
+    """The identity assertion is missing, forged or expired."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int
+    email: str
+
+
+def is_client_identity_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in CLIENT_IDENTITY_HEADERS or lowered.startswith("x-tally-")
+
+
+def sign_identity(caller: Caller, secret: str, *, request_id: str | None = None) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(caller.user_id),
+        "email": caller.email,
+        "iss": _ISSUER,
+        "aud": _AUDIENCE,
+        "iat": now,
+        "exp": now + ASSERTION_LIFETIME_SECONDS,
+        "rid": request_id,
+    }
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def verify_identity(assertion: str, secret: str) -> Caller:
+    try:
+        claims = jwt.decode(
+            assertion,
+            secret,
+            algorithms=[_ALGORITHM],
+            issuer=_ISSUER,
+            audience=_AUDIENCE,
+            leeway=5,
+            options={"require": ["sub", "email", "iss", "aud", "exp"]},
+        )
+        return Caller(user_id=int(claims["sub"]), email=str(claims["email"]))
+    except (jwt.PyJWTError, ValueError) as error:
+        raise IdentityError(str(error)) from error

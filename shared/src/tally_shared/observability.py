@@ -1,0 +1,65 @@
+"""Logging that carries the request id, and the Prometheus metrics every process exposes."""
+
+import logging
+import sys
+import uuid
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Histogram
+
+REQUEST_ID_HEADER = "X-Request-ID"
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"]
+)
+EVENTS_PUBLISHED = Counter("events_published_total", "Outbox events confirmed by the broker", ["type"])
+EVENTS_PUBLISH_FAILURES = Counter("events_publish_failures_total", "Outbox publishes that failed")
+EVENTS_CONSUMED = Counter("events_consumed_total", "Events applied by a consumer", ["type"])
+EVENTS_DUPLICATES = Counter("events_duplicates_total", "Deliveries skipped as already processed")
+EVENTS_REJECTED = Counter("events_rejected_total", "Deliveries that failed and were returned or dead-lettered")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def clean_request_id(value: str | None) -> str:
+    """The client's id when it is safe to log and forward, else a new one."""
+    if value and len(value) <= 128 and value.isascii() and value.isprintable() and " " not in value:
+        return value
+    return new_request_id()
+
+
+class _RequestIdFilter(logging.Filter):
+    def __init__(self, process_name: str) -> None:
+        super().__init__()
+        self.process_name = process_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get() or "-"
+        record.process_name = self.process_name
+        return True
+
+
+def configure_logging(process_name: str, level: str = "INFO") -> None:
+    """One line per record, with the process and request id, on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter(process_name))
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(process_name)s request_id=%(request_id)s %(name)s: %(message)s"
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Uvicorn's access log would repeat what the metrics middleware already counts,
+    # without the request id; its error log goes through our handler.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,49 @@
+"""Settings every Tally process shares; each service subclasses `ServiceSettings`."""
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_INTERNAL_SECRET = "tally-development-internal-secret-change-me"
+
+
+class TallySettings(BaseSettings):
+    """Settings read from `TALLY_*` variables, the same for every process of the stack."""
+
+    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Exchange and queue names start with this, so a test run or a second stack
+    # can share a broker without touching anyone else's messages.
+    event_namespace: str = "tally"
+    # After this many deliveries a message is dead-lettered instead of redelivered.
+    event_delivery_limit: int = Field(default=20, ge=1)
+    event_prefetch: int = Field(default=300, ge=1)
+    # Signs the identity the gateway forwards to the services (see identity.py).
+    internal_secret: SecretStr = SecretStr(DEVELOPMENT_INTERNAL_SECRET)
+    jwt_issuer: str = "tally-auth"
+    jwt_audience: str = "tally"
+
+    @model_validator(mode="after")
+    def _refuse_development_secret_in_production(self) -> "TallySettings":
+        if (
+            self.environment == "production"
+            and self.internal_secret.get_secret_value() == DEVELOPMENT_INTERNAL_SECRET
+        ):
+            raise ValueError("TALLY_INTERNAL_SECRET must be set outside development")
+        return self
+
+
+class ServiceSettings(TallySettings):
+    """Settings of one service that owns a PostgreSQL schema."""
+
+    service_name: str
+    database_url: SecretStr
+    database_pool_size: int = 10
+
+    @property
+    def schema(self) -> str:
+        return self.service_name
