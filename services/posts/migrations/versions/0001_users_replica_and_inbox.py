@@ -1,0 +1,36 @@
+"""users replica and inbox
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        schema="posts",
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema="posts",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("inbox", schema="posts")
+    op.drop_table("users", schema="posts")
