@@ -11,7 +11,7 @@ DEVELOPMENT_INTERNAL_SECRET = "tally-development-internal-secret-change-me"
 class TallySettings(BaseSettings):
     """Settings read from `TALLY_*` variables, the same for every process of the stack."""
 
-    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="ignore", populate_by_name=True)
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
