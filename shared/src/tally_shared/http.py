@@ -3,25 +3,27 @@
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
-from tally_shared.errors import NotAuthenticatedError
+from tally_shared.database import Database
+from tally_shared.errors import NotAuthenticatedError, install_error_handlers
 from tally_shared.identity import IDENTITY_HEADER, Caller, IdentityError, verify_identity
 from tally_shared.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
     REQUEST_ID_HEADER,
     clean_request_id,
+    configure_logging,
     request_id_var,
 )
-from tally_shared.settings import TallySettings
+from tally_shared.settings import ServiceSettings, TallySettings
 
 
 class RequestContextMiddleware:
@@ -125,3 +127,37 @@ def identity_dependency(settings: TallySettings) -> Callable[[Request], Caller]:
             raise NotAuthenticatedError("Could not validate credentials") from error
 
     return current_caller
+
+
+def create_service_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """A service's FastAPI app: its database on `app.state.database`, ops routes, error handling.
+
+    The route-level parts (routers) are the service's own; everything else is
+    the same for every service, so it is written once, here.
+    """
+    configure_logging(settings.service_name, settings.log_level)
+    database = Database(
+        settings.database_url.get_secret_value(),
+        application_name=settings.service_name,
+        pool_size=settings.database_pool_size,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    async def database_reachable() -> bool:
+        return await asyncio.to_thread(database.is_reachable)
+
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
+    app.state.settings = settings
+    app.state.database = database
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(
+        operations_router({"database": database_reachable, "broker": broker_reachable(settings)})
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
