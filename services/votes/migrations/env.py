@@ -1,5 +1,5 @@
+from tally_shared.migrations import run_migrations
 from votes.models import metadata
 from votes.settings import VotesSettings
-from tally_shared.migrations import run_migrations
 
 run_migrations(metadata, VotesSettings().database_url.get_secret_value())

@@ -2,8 +2,8 @@
 
 from fastapi import FastAPI
 
-from votes.settings import VotesSettings
 from tally_shared.http import create_service_app
+from votes.settings import VotesSettings
 
 
 def create_app(settings: VotesSettings | None = None) -> FastAPI:

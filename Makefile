@@ -1,0 +1,71 @@
+# Tally: `make run` starts the whole stack, `make test` tests it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := shared services/auth services/posts services/votes gateway
+SERVICES := auth posts votes
+
+# Each service's own database URL; by default one database, one role and schema per service.
+export AUTH_DATABASE_URL ?= postgresql+psycopg2://tally_auth:tally_auth@127.0.0.1:5432/tally
+export POSTS_DATABASE_URL ?= postgresql+psycopg2://tally_posts:tally_posts@127.0.0.1:5432/tally
+export VOTES_DATABASE_URL ?= postgresql+psycopg2://tally_votes:tally_votes@127.0.0.1:5432/tally
+export TALLY_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+export GATEWAY_HOST ?= 127.0.0.1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+DATABASE_URLS = auth=$(AUTH_DATABASE_URL) posts=$(POSTS_DATABASE_URL) votes=$(VOTES_DATABASE_URL)
+
+# The test run's own database: created by the tests, dropped at the end.
+export TALLY_TEST_DATABASE ?= tally_test
+TEST_DATABASE_URLS = $(foreach s,$(SERVICES),$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider
+
+.PHONY: help install preflight database migrate run test test-unit test-integration test-e2e lint clean
+
+help:
+	@echo "make run    install what is missing, migrate, start the whole stack on http://127.0.0.1:8000"
+	@echo "make test   every test, against the real PostgreSQL and RabbitMQ, in a database of its own"
+	@echo "make lint   ruff"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e 'shared[test]' $(foreach p,$(filter-out shared,$(PACKAGES)),-e $(p)) honcho ruff
+	@touch $@
+
+preflight: install
+	@$(BIN)/python -m tally_shared.preflight "$(AUTH_DATABASE_URL)" "$(TALLY_AMQP_URL)"
+
+database: preflight
+	@$(BIN)/python -m tally_shared.dbsetup $(DATABASE_URLS)
+
+migrate: database
+	@set -e; for s in $(SERVICES); do echo "migrating $$s"; (cd services/$$s && $(CURDIR)/$(BIN)/alembic upgrade head); done
+
+run: migrate
+	@echo
+	@echo "Tally is starting (Ctrl-C stops everything):"
+	@echo "  API and Swagger UI  http://$(GATEWAY_HOST):8000/docs"
+	@echo "  gateway health      http://$(GATEWAY_HOST):8000/readyz"
+	@echo "  services (internal) auth :8001, posts :8002, votes :8003"
+	@echo
+	@$(BIN)/honcho start -f Procfile
+
+# Each package's tests run on their own (each has its own conftest); the test
+# database is dropped first and last, so no run sees another's data.
+test: preflight
+	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
+	@status=0; \
+	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e; do \
+		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
+	done; \
+	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \
+	exit $$status
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var

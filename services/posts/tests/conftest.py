@@ -1,0 +1,35 @@
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
+
+DATABASE_URL = prepare_service_database("posts", Path(__file__).parents[1] / "alembic.ini")
+
+from posts.app import create_app  # noqa: E402  (needs the test database URL set above)
+from posts.settings import PostsSettings  # noqa: E402
+
+
+@pytest.fixture
+async def settings() -> AsyncIterator[PostsSettings]:
+    settings = PostsSettings(database_url=DATABASE_URL, event_namespace=unique_namespace())
+    yield settings
+    await delete_namespace(settings.event_namespace, ["posts"])
+
+
+@pytest.fixture
+def app(settings: PostsSettings) -> Iterator:
+    app = create_app(settings)
+    with app.state.database.transaction() as session:
+        session.execute(text("TRUNCATE posts.users, posts.inbox"))
+    yield app
+    app.state.database.dispose()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://posts") as client:
+        yield client

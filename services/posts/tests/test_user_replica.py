@@ -1,0 +1,87 @@
+"""The worker keeps the posts service's replica of users from `user.registered`, once per event."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import aio_pika
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from posts.events import HANDLERS
+from posts.models import inbox, users
+from tally_shared.broker import Topology, declare_service_queue
+from tally_shared.consumer import EventConsumer
+from tally_shared.events import Envelope, UserRegistered
+from tally_shared.testing import AMQP_URL
+
+
+async def publish(settings, envelope: Envelope, times: int = 1) -> None:
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(Topology(settings.event_namespace).events_exchange)
+        for _ in range(times):
+            await exchange.publish(
+                aio_pika.Message(json.dumps(envelope.model_dump(mode="json")).encode()),
+                routing_key=envelope.type,
+            )
+
+
+def duplicates_skipped() -> float:
+    return REGISTRY.get_sample_value("events_duplicates_total") or 0.0
+
+
+async def declare_posts_queue(settings) -> None:
+    """Declared as the worker does, so nothing published next can be unroutable."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        await declare_service_queue(
+            channel, Topology(settings.event_namespace), "posts", sorted(t.type for t in HANDLERS),
+            delivery_limit=settings.event_delivery_limit,
+        )
+
+
+async def wait_for(condition, timeout: float = 15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = condition()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.05)
+
+
+async def test_user_registered_reaches_the_replica_once(app, settings):
+    database = app.state.database
+    consumer = EventConsumer(database=database, inbox=inbox, settings=settings, handlers=HANDLERS)
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        await declare_posts_queue(settings)
+        created_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        envelope = Envelope.wrap(
+            UserRegistered(user_id=42, email="ada@example.com", created_at=created_at),
+            producer="auth",
+            request_id="req-1",
+        )
+        duplicates_before = duplicates_skipped()
+        await publish(settings, envelope, times=3)
+
+        def replica_rows():
+            with database.transaction() as session:
+                return session.execute(select(users)).all()
+
+        rows = await wait_for(replica_rows)
+        assert [(row.id, row.email, row.created_at) for row in rows] == [(42, "ada@example.com", created_at)]
+
+        def processed():
+            with database.transaction() as session:
+                return session.execute(select(inbox.c.event_id)).scalars().all()
+
+        assert await wait_for(lambda: duplicates_skipped() - duplicates_before == 2)
+        assert processed() == [envelope.id]
+        assert len(replica_rows()) == 1
+    finally:
+        stop.set()
+        await running
