@@ -1,0 +1,1 @@
+"""Tally's gateway: one public base URL in front of the auth, posts and votes services."""

@@ -1,0 +1,217 @@
+"""The gateway's HTTP app: `uvicorn --factory gateway.app:create_app --port 8000`."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.errors import InvalidCredentialsError, NotFoundError
+from gateway.jwt import InvalidTokenError, TokenVerifier
+from gateway.openapi import MergedOpenAPI
+from gateway.proxy import Proxy, read_body, upstream_request_headers
+from gateway.routing import EXACT_ROUTES, PREFIX_ROUTES, Upstream, is_public, normalize_path, service_for, upstreams_from
+from gateway.settings import GatewaySettings
+from tally_shared.errors import install_error_handlers
+from tally_shared.http import ReadinessCheck, RequestContextMiddleware, operations_router
+from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header, sign_identity
+from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
+
+logger = logging.getLogger(__name__)
+
+PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Short, so that /readyz and /openapi.json answer quickly even when a service hangs.
+PROBE_TIMEOUT_SECONDS = 2.0
+OPENAPI_CACHE_SECONDS = 10.0
+
+
+class StripClientIdentityMiddleware:
+    """Removes every identity header a client sent, before anything else sees the request.
+
+    Only the gateway may say who is calling, in `X-Tally-Identity`, after it has
+    verified the token; whatever a client claims in such headers is dropped.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = dict(scope)
+            scope["headers"] = [
+                (name, value)
+                for name, value in scope["headers"]
+                if not is_client_identity_header(name.decode("latin-1"))
+            ]
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The gateway; `transport` replaces the network to the services (tests pass an `httpx.MockTransport`)."""
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+    upstreams = upstreams_from(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(settings.upstream_timeout),
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            follow_redirects=False,
+        ) as client:
+            app.state.client = client
+            app.state.proxy = Proxy(client, upstreams)
+            app.state.verifier = TokenVerifier(
+                lambda: _fetch_jwks(client, upstreams["auth"]),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                leeway=settings.clock_skew_seconds,
+                refresh_min_interval=settings.jwks_refresh_min_interval,
+            )
+            app.state.openapi = MergedOpenAPI(
+                list(upstreams),
+                lambda service: _fetch_openapi(client, upstreams[service]),
+                ttl=OPENAPI_CACHE_SECONDS,
+            )
+            yield
+
+    # The gateway's own document is the merged one, served below; no redirect
+    # from `/posts/` to `/posts` or back, ever: both forms are routes.
+    app = FastAPI(
+        title="Tally gateway",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(StripClientIdentityMiddleware)
+
+    checks: dict[str, ReadinessCheck] = {
+        name: _readiness_check(app, upstream) for name, upstream in upstreams.items()
+    }
+    app.include_router(operations_router(checks))
+    _add_documentation_routes(app)
+    _add_proxied_routes(app, settings)
+    return app
+
+
+def _add_documentation_routes(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(await request.app.state.openapi.document())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Tally API", oauth2_redirect_url="/docs/oauth2-redirect"
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
+    secret = settings.internal_secret.get_secret_value()
+
+    async def proxied(request: Request) -> Response:
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        path = normalize_path(raw_path.decode("latin-1"))
+        service = service_for(path)
+        if service is None or _has_dot_segment(request.scope["path"]):
+            raise NotFoundError("Not Found")
+        headers = {}
+        request_id = request_id_var.get()
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        if not is_public(request.method, path):
+            caller = await _authenticate(request)
+            headers[IDENTITY_HEADER] = sign_identity(caller, secret, request_id=request_id)
+        body = await read_body(request, settings.max_body_bytes)
+        return await request.app.state.proxy.forward(
+            service,
+            request.method,
+            path,
+            request.scope.get("query_string", b"").decode("latin-1"),
+            body,
+            upstream_request_headers(request.headers, headers),
+        )
+
+    routes = [path for prefix in PREFIX_ROUTES for path in (prefix, prefix + "/{path:path}")]
+    routes += [path for exact in EXACT_ROUTES for path in (exact, exact + "/")]
+    for route in routes:
+        app.add_api_route(route, proxied, methods=PROXIED_METHODS, include_in_schema=False)
+
+
+async def _authenticate(request: Request) -> Caller:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidCredentialsError()
+    try:
+        return await request.app.state.verifier.verify(token.strip())
+    except InvalidTokenError as error:
+        logger.info("rejected a token: %s", error)
+        raise InvalidCredentialsError() from error
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+async def _fetch_jwks(client: httpx.AsyncClient, auth: Upstream) -> dict[str, Any]:
+    last_error: Exception | None = None
+    for base_url in auth.replicas_in_turn():
+        try:
+            response = await client.get(base_url + "/.well-known/jwks.json", timeout=PROBE_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            last_error = error
+    raise RuntimeError(f"no auth replica served the JWKS: {last_error!r}")
+
+
+async def _fetch_openapi(client: httpx.AsyncClient, upstream: Upstream) -> dict[str, Any] | None:
+    for base_url in upstream.replicas_in_turn():
+        try:
+            response = await client.get(base_url + "/openapi.json", timeout=PROBE_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            logger.info("no OpenAPI document from %s at %s: %r", upstream.name, base_url, error)
+    return None
+
+
+def _readiness_check(app: FastAPI, upstream: Upstream) -> ReadinessCheck:
+    """Ready when at least one replica of the service says it is (connection failures go to the next one)."""
+
+    async def replica_ready(base_url: str) -> bool:
+        try:
+            response = await app.state.client.get(base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def check() -> bool:
+        return any(await asyncio.gather(*(replica_ready(url) for url in upstream.urls)))
+
+    return check

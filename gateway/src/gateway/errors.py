@@ -1,0 +1,34 @@
+"""The gateway's own errors; `tally_shared.errors` turns them into `{"detail": ...}` responses."""
+
+from tally_shared.errors import DomainError, NotAuthenticatedError, NotFoundError
+
+__all__ = [
+    "BadGatewayError",
+    "InvalidCredentialsError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "ServiceUnavailableError",
+]
+
+
+class InvalidCredentialsError(NotAuthenticatedError):
+    detail = "Could not validate credentials"
+
+
+class PayloadTooLargeError(DomainError):
+    status_code = 413
+    detail = "Request body too large"
+
+
+class ServiceUnavailableError(DomainError):
+    status_code = 503
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"The {service} service is unavailable")
+
+
+class BadGatewayError(DomainError):
+    status_code = 502
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"The {service} service sent an invalid response")

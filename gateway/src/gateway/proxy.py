@@ -1,0 +1,91 @@
+"""Forwarding a client's request to a service, and the service's answer back to the client."""
+
+import json
+import logging
+from http import HTTPStatus
+
+import httpx
+from fastapi import Request, Response
+from starlette.datastructures import Headers
+
+from gateway.errors import BadGatewayError, PayloadTooLargeError, ServiceUnavailableError
+from gateway.routing import Upstream
+
+logger = logging.getLogger(__name__)
+
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "accept-language")
+RETURNED_RESPONSE_HEADERS = ("content-type", "www-authenticate", "retry-after")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it is known to be over `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLargeError()
+    return bytes(body)
+
+
+def upstream_request_headers(client_headers: Headers, extra: dict[str, str]) -> dict[str, str]:
+    """Only what the service needs: never the client's Authorization or any identity claim."""
+    headers = {name: client_headers[name] for name in FORWARDED_REQUEST_HEADERS if name in client_headers}
+    headers.update(extra)
+    return headers
+
+
+class Proxy:
+    def __init__(self, client: httpx.AsyncClient, upstreams: dict[str, Upstream]) -> None:
+        self._client = client
+        self._upstreams = upstreams
+        self._internal_netlocs = {netloc.encode() for upstream in upstreams.values() for netloc in upstream.netlocs}
+
+    async def forward(
+        self, service: str, method: str, path: str, query: str, body: bytes, headers: dict[str, str]
+    ) -> Response:
+        upstream = self._upstreams[service]
+        target = path + (f"?{query}" if query else "")
+        replicas = upstream.replicas_in_turn()
+        for attempt, base_url in enumerate(replicas, start=1):
+            try:
+                answer = await self._client.request(method, base_url + target, content=body, headers=headers)
+            except httpx.ConnectError:
+                # Nothing reached the service, so another replica may safely get the request.
+                logger.warning("%s replica %d/%d refused the connection", service, attempt, len(replicas))
+                continue
+            except httpx.TimeoutException as error:
+                logger.warning("%s did not answer %s %s in time: %r", service, method, path, error)
+                raise ServiceUnavailableError(service) from error
+            except httpx.HTTPError as error:
+                logger.warning("%s failed on %s %s: %r", service, method, path, error)
+                raise BadGatewayError(service) from error
+            return self._client_response(service, answer)
+        raise ServiceUnavailableError(service)
+
+    def _client_response(self, service: str, answer: httpx.Response) -> Response:
+        headers = {name: answer.headers[name] for name in RETURNED_RESPONSE_HEADERS if name in answer.headers}
+        location = answer.headers.get("location")
+        if location and location.startswith("/") and not location.startswith("//"):
+            headers["location"] = location
+        content = answer.content
+        if answer.status_code >= 400 and not self._is_safe_error(answer):
+            logger.warning("%s answered %d with a body not fit for clients; replaced", service, answer.status_code)
+            phrase = HTTPStatus(answer.status_code).phrase if answer.status_code in HTTPStatus else "Error"
+            content = json.dumps({"detail": phrase}).encode()
+            headers["content-type"] = "application/json"
+        return Response(content=content, status_code=answer.status_code, headers=headers)
+
+    def _is_safe_error(self, answer: httpx.Response) -> bool:
+        """Whether an error body may reach the client: no internal host, and for 5xx only `{"detail": ...}`."""
+        if any(netloc in answer.content for netloc in self._internal_netlocs):
+            return False
+        if answer.status_code < 500:
+            return True
+        try:
+            payload = answer.json()
+        except ValueError:
+            return False
+        return isinstance(payload, dict) and "detail" in payload and "traceback" not in answer.text.lower()

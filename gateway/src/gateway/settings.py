@@ -1,0 +1,44 @@
+import json
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from tally_shared.settings import TallySettings
+
+
+class GatewaySettings(TallySettings):
+    """`TALLY_*` settings shared by every process, plus the gateway's own `GATEWAY_*` ones.
+
+    An upstream URL may list several replicas separated by commas; the gateway
+    sends requests to them in turn.
+    """
+
+    auth_url: str = Field(default="http://127.0.0.1:8001", validation_alias="GATEWAY_AUTH_URL")
+    posts_url: str = Field(default="http://127.0.0.1:8002", validation_alias="GATEWAY_POSTS_URL")
+    votes_url: str = Field(default="http://127.0.0.1:8003", validation_alias="GATEWAY_VOTES_URL")
+    # Comma-separated ("https://a.example,https://b.example") or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    upstream_timeout: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_UPSTREAM_TIMEOUT")
+    # An unknown `kid` makes the gateway refetch the JWKS, at most this often.
+    jwks_refresh_min_interval: float = Field(default=10.0, ge=0, validation_alias="GATEWAY_JWKS_REFRESH_MIN_INTERVAL")
+    clock_skew_seconds: int = Field(default=10, ge=0, validation_alias="GATEWAY_CLOCK_SKEW_SECONDS")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return json.loads(stripped)
+            return [origin.strip() for origin in stripped.split(",") if origin.strip()]
+        return value
+
+    @field_validator("auth_url", "posts_url", "votes_url")
+    @classmethod
+    def _require_replicas(cls, value: str) -> str:
+        replicas = [url.strip() for url in value.split(",") if url.strip()]
+        if not replicas or not all(url.startswith(("http://", "https://")) for url in replicas):
+            raise ValueError("an upstream URL must be one or more comma-separated http(s) URLs")
+        return value
