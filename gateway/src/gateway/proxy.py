@@ -73,8 +73,7 @@ class Proxy:
         content = answer.content
         if answer.status_code >= 400 and not self._is_safe_error(answer):
             logger.warning("%s answered %d with a body not fit for clients; replaced", service, answer.status_code)
-            phrase = HTTPStatus(answer.status_code).phrase if answer.status_code in HTTPStatus else "Error"
-            content = json.dumps({"detail": phrase}).encode()
+            content = json.dumps({"detail": _phrase(answer.status_code)}).encode()
             headers["content-type"] = "application/json"
         return Response(content=content, status_code=answer.status_code, headers=headers)
 
@@ -89,3 +88,10 @@ class Proxy:
         except ValueError:
             return False
         return isinstance(payload, dict) and "detail" in payload and "traceback" not in answer.text.lower()
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
