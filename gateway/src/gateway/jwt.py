@@ -118,7 +118,7 @@ def parse_jwks(jwks: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
             continue
         try:
             key = jwt.PyJWK(entry)
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             logger.warning("skipping unusable JWK %r", entry.get("kid"))
             continue
         if key.algorithm_name in ALLOWED_ALGORITHMS:
