@@ -1,92 +1,12 @@
-"""The gateway against fake services: their HTTP APIs are mocked with `httpx.MockTransport`.
+"""Fixtures: a gateway whose services are fakes (see `gateway_fakes`)."""
 
-The fake auth service publishes a JWKS of Ed25519 keys generated here, so the
-tests sign tokens exactly as the real auth service would.
-"""
-
-import json
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from gateway_fakes import AUDIENCE, ISSUER, SECRET, FakeServices, SigningKey, gateway_client
 
-from gateway.app import create_app
 from gateway.settings import GatewaySettings
-
-SECRET = "gateway-test-internal-secret-of-32-bytes-or-more"
-ISSUER = "tally-auth"
-AUDIENCE = "tally"
-HOSTS = {"auth.internal:8001": "auth", "posts.internal:8002": "posts", "votes.internal:8003": "votes"}
-
-
-@dataclass
-class SigningKey:
-    kid: str
-    private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-
-    @property
-    def jwk(self) -> dict[str, Any]:
-        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.private_key.public_key()))
-        return {**jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}
-
-    def token(self, user_id: int = 7, email: str = "ada@example.com", **overrides: Any) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": str(user_id),
-            "user_id": user_id,
-            "email": email,
-            "iat": now,
-            "exp": now + 1800,
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "jti": "test-jti",
-        }
-        claims.update(overrides)
-        claims = {name: value for name, value in claims.items() if value is not None}
-        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
-
-
-@dataclass
-class FakeServices:
-    """What the three services answer; records every request that reaches them."""
-
-    keys: list[SigningKey]
-    requests: list[httpx.Request] = field(default_factory=list)
-    jwks_fetches: int = 0
-    down: set[str] = field(default_factory=set)
-    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def service_requests(self, service: str) -> list[httpx.Request]:
-        return [
-            request
-            for request in self.requests
-            if HOSTS[request.url.netloc.decode()] == service
-            and request.url.path not in ("/.well-known/jwks.json", "/openapi.json")
-        ]
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        service = HOSTS[request.url.netloc.decode()]
-        if service in self.down:
-            raise httpx.ConnectError("connection refused", request=request)
-        self.requests.append(request)
-        path = request.url.path
-        if path == "/readyz":
-            return httpx.Response(200, json={"status": "ready"})
-        if path == "/openapi.json":
-            return httpx.Response(200, json=self.documents[service])
-        if service == "auth" and path == "/.well-known/jwks.json":
-            self.jwks_fetches += 1
-            return httpx.Response(200, json={"keys": [key.jwk for key in self.keys]})
-        return httpx.Response(
-            200,
-            json={"service": service, "path": path, "query": request.url.query.decode()},
-            headers={"x-upstream": service},
-        )
 
 
 @pytest.fixture
@@ -115,11 +35,7 @@ def settings() -> GatewaySettings:
 
 @pytest.fixture
 async def client(settings: GatewaySettings, services: FakeServices) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, transport=httpx.MockTransport(services.handle))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-    ):
+    async with gateway_client(settings, services.handle) as client:
         yield client
 
 

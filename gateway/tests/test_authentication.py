@@ -7,14 +7,11 @@ import hmac
 import json
 import time
 
-import httpx
-
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from gateway_fakes import SECRET, FakeServices, SigningKey, gateway_client
 
-from conftest import SECRET, FakeServices, SigningKey
-from gateway.app import create_app
 from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity, verify_identity
 
 
@@ -41,8 +38,14 @@ async def test_public_routes_need_no_token(client, services: FakeServices, metho
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/posts"), ("GET", "/users/me"), ("DELETE", "/users/me"), ("GET", "/users"), ("POST", "/vote"),
-     ("PUT", "/posts/1")],
+    [
+        ("GET", "/posts"),
+        ("GET", "/users/me"),
+        ("DELETE", "/users/me"),
+        ("GET", "/users"),
+        ("POST", "/vote"),
+        ("PUT", "/posts/1"),
+    ],
 )
 async def test_protected_routes_without_a_token_are_401(client, services: FakeServices, method, path):
     response = await client.request(method, path)
@@ -89,9 +92,23 @@ def _hs256(claims: dict, secret: bytes, kid: str) -> str:
 
 @pytest.mark.parametrize(
     "case",
-    ["garbage", "empty segments", "alg none", "tampered payload", "other key same kid",
-     "hs256 keyed with the public key", "wrong audience", "wrong issuer", "expired", "unknown kid",
-     "no exp", "no iat", "no sub", "sub not a user id", "not yet valid"],
+    [
+        "garbage",
+        "empty segments",
+        "alg none",
+        "tampered payload",
+        "other key same kid",
+        "hs256 keyed with the public key",
+        "wrong audience",
+        "wrong issuer",
+        "expired",
+        "unknown kid",
+        "no exp",
+        "no iat",
+        "no sub",
+        "sub not a user id",
+        "not yet valid",
+    ],
 )
 async def test_invalid_tokens_are_401(client, services: FakeServices, signing_key: SigningKey, case):
     token = _bad_tokens(signing_key)[case]
@@ -160,12 +177,10 @@ async def test_a_spoofed_identity_without_a_token_is_still_401(client, services:
 
 async def test_a_rotated_key_is_accepted_without_a_restart(settings, services: FakeServices, signing_key):
     settings = settings.model_copy(update={"jwks_refresh_min_interval": 0.05})
-    app = create_app(settings, transport=httpx.MockTransport(services.handle))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
-    ):
-        assert (await client.get("/posts", headers={"Authorization": f"Bearer {signing_key.token()}"})).status_code == 200
+    async with gateway_client(settings, services.handle) as client:
+        assert (
+            await client.get("/posts", headers={"Authorization": f"Bearer {signing_key.token()}"})
+        ).status_code == 200
         new_key = SigningKey(kid="key-2")
         services.keys = [new_key]
         await asyncio.sleep(0.06)

@@ -1,8 +1,8 @@
 """The merged OpenAPI document and the Swagger UI."""
 
 import httpx
+from gateway_fakes import FakeServices
 
-from conftest import FakeServices
 from gateway.openapi import merge_documents
 
 
@@ -60,14 +60,25 @@ async def test_the_merged_document_has_every_service_and_the_gateway_security(cl
 
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
-        "/users", "/users/me", "/login", "/.well-known/jwks.json", "/posts", "/posts/{id}", "/vote"
+        "/users",
+        "/users/me",
+        "/login",
+        "/.well-known/jwks.json",
+        "/posts",
+        "/posts/{id}",
+        "/vote",
     }
     assert document["components"]["securitySchemes"] == {
         "OAuth2PasswordBearer": {"type": "oauth2", "flows": {"password": {"tokenUrl": "/login", "scopes": {}}}}
     }
     protected = [
-        ("/users/me", "get"), ("/posts", "get"), ("/posts", "post"), ("/posts/{id}", "get"),
-        ("/posts/{id}", "put"), ("/posts/{id}", "delete"), ("/vote", "post"),
+        ("/users/me", "get"),
+        ("/posts", "get"),
+        ("/posts", "post"),
+        ("/posts/{id}", "get"),
+        ("/posts/{id}", "put"),
+        ("/posts/{id}", "delete"),
+        ("/vote", "post"),
     ]
     for path, method in protected:
         assert document["paths"][path][method]["security"] == [{"OAuth2PasswordBearer": []}], (path, method)

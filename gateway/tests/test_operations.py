@@ -1,6 +1,6 @@
 """Health, readiness and metrics of the gateway itself."""
 
-from conftest import FakeServices
+from gateway_fakes import FakeServices
 
 
 async def test_healthz_needs_nothing(client, services: FakeServices):

@@ -2,9 +2,7 @@
 
 import httpx
 import pytest
-
-from conftest import FakeServices
-from gateway.app import create_app
+from gateway_fakes import FakeServices, gateway_client
 
 
 @pytest.mark.parametrize(
@@ -69,10 +67,7 @@ async def test_only_safe_response_headers_come_back(settings, services: FakeServ
             },
         )
 
-    app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with gateway_client(settings, handler) as client:
         response = await client.post("/posts", headers=bearer, json={})
 
     assert response.status_code == 201
@@ -87,10 +82,7 @@ async def test_an_absolute_location_never_leaks(settings, services: FakeServices
             return services.handle(request)
         return httpx.Response(307, headers={"location": "http://posts.internal:8002/posts"})
 
-    app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with gateway_client(settings, handler) as client:
         response = await client.get("/posts/", headers=bearer)
 
     assert "location" not in response.headers
@@ -114,10 +106,7 @@ async def test_upstream_server_errors_never_leak_internals(
             return services.handle(request)
         return httpx.Response(500, content=body, headers={"content-type": content_type})
 
-    app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with gateway_client(settings, handler) as client:
         response = await client.get("/posts", headers=bearer)
 
     assert response.status_code == 500
@@ -183,10 +172,7 @@ async def test_upstream_timeouts_and_protocol_errors(settings, services: FakeSer
             return services.handle(request)
         raise error
 
-    app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with gateway_client(settings, handler) as client:
         response = await client.get("/posts", headers=bearer)
 
     assert response.status_code == status
@@ -206,10 +192,7 @@ async def test_replicas_take_turns_and_a_refusing_one_is_skipped(settings, servi
         return httpx.Response(200, json={})
 
     settings = settings.model_copy(update={"posts_url": "http://posts-a:8002,http://posts-b:8002,http://posts-c:8002"})
-    app = create_app(settings, transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with gateway_client(settings, handler) as client:
         for _ in range(6):
             assert (await client.get("/posts", headers=bearer)).status_code == 200
 

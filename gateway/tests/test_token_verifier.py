@@ -1,8 +1,8 @@
 """The token verifier on its own, with a fake JWKS fetcher and clock."""
 
 import pytest
+from gateway_fakes import AUDIENCE, ISSUER, SigningKey
 
-from conftest import AUDIENCE, ISSUER, SigningKey
 from gateway.jwt import InvalidTokenError, TokenVerifier, parse_jwks
 from tally_shared.identity import Caller
 

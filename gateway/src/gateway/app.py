@@ -17,7 +17,15 @@ from gateway.errors import InvalidCredentialsError, NotFoundError
 from gateway.jwt import InvalidTokenError, TokenVerifier
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy import Proxy, read_body, upstream_request_headers
-from gateway.routing import EXACT_ROUTES, PREFIX_ROUTES, Upstream, is_public, normalize_path, service_for, upstreams_from
+from gateway.routing import (
+    EXACT_ROUTES,
+    PREFIX_ROUTES,
+    Upstream,
+    is_public,
+    normalize_path,
+    service_for,
+    upstreams_from,
+)
 from gateway.settings import GatewaySettings
 from tally_shared.errors import install_error_handlers
 from tally_shared.http import ReadinessCheck, RequestContextMiddleware, operations_router
@@ -106,9 +114,7 @@ def create_app(settings: GatewaySettings | None = None, transport: httpx.AsyncBa
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StripClientIdentityMiddleware)
 
-    checks: dict[str, ReadinessCheck] = {
-        name: _readiness_check(app, upstream) for name, upstream in upstreams.items()
-    }
+    checks: dict[str, ReadinessCheck] = {name: _readiness_check(app, upstream) for name, upstream in upstreams.items()}
     app.include_router(operations_router(checks))
     _add_documentation_routes(app)
     _add_proxied_routes(app, settings)

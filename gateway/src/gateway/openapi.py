@@ -72,8 +72,11 @@ def _secure(path: str, item: dict[str, Any]) -> dict[str, Any]:
             operation["parameters"] = [
                 parameter
                 for parameter in operation["parameters"]
-                if not (isinstance(parameter, dict) and parameter.get("in") == "header"
-                        and str(parameter.get("name", "")).lower().startswith("x-tally-"))
+                if not (
+                    isinstance(parameter, dict)
+                    and parameter.get("in") == "header"
+                    and str(parameter.get("name", "")).lower().startswith("x-tally-")
+                )
             ]
         if (method.upper(), path) in PUBLIC_ROUTES:
             operation.pop("security", None)
@@ -118,4 +121,3 @@ class MergedOpenAPI:
                 self._document = merge_documents(documents)
                 self._built_at = time.monotonic()
             return self._document
-
