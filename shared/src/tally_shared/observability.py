@@ -63,3 +63,5 @@ def configure_logging(process_name: str, level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request at INFO; the gateway's metrics already count them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
