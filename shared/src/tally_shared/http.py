@@ -3,12 +3,13 @@
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
@@ -113,20 +114,22 @@ def broker_reachable(settings: TallySettings) -> ReadinessCheck:
     return check
 
 
-def identity_dependency(settings: TallySettings) -> Callable[[Request], Caller]:
-    """A FastAPI dependency that returns the caller the gateway vouched for, or answers 401."""
-    secret = settings.internal_secret.get_secret_value()
+def session_dependency(request: Request) -> Iterator[Session]:
+    """The request's one transaction; use with `Depends(..., scope="function")` so that it
+    commits before the response is sent, and a failed commit is an error, not a lost write."""
+    with request.app.state.database.transaction() as session:
+        yield session
 
-    def current_caller(request: Request) -> Caller:
-        assertion = request.headers.get(IDENTITY_HEADER)
-        if not assertion:
-            raise NotAuthenticatedError()
-        try:
-            return verify_identity(assertion, secret)
-        except IdentityError as error:
-            raise NotAuthenticatedError("Could not validate credentials") from error
 
-    return current_caller
+def current_caller(request: Request) -> Caller:
+    """The caller the gateway vouched for in `X-Tally-Identity`, or 401."""
+    assertion = request.headers.get(IDENTITY_HEADER)
+    if not assertion:
+        raise NotAuthenticatedError()
+    try:
+        return verify_identity(assertion, request.app.state.settings.internal_secret.get_secret_value())
+    except IdentityError as error:
+        raise NotAuthenticatedError("Could not validate credentials") from error
 
 
 def create_service_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRouter] = ()) -> FastAPI:

@@ -1,0 +1,1 @@
+"""Tally's auth service."""

@@ -1,0 +1,37 @@
+"""Every SQL statement of the auth service."""
+
+from sqlalchemy import Row, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.models import users
+
+
+class EmailTakenError(Exception):
+    pass
+
+
+def add_user(session: Session, *, email: str, password_hash: str) -> Row:
+    try:
+        with session.begin_nested():
+            return session.execute(
+                insert(users)
+                .values(email=email, password_hash=password_hash)
+                .returning(users.c.id, users.c.email, users.c.created_at)
+            ).one()
+    except IntegrityError as error:
+        raise EmailTakenError(email) from error
+
+
+def user_by_email(session: Session, email: str) -> Row | None:
+    return session.execute(select(users).where(func.lower(users.c.email) == email.lower())).first()
+
+
+def user_by_id(session: Session, user_id: int) -> Row | None:
+    return session.execute(
+        select(users.c.id, users.c.email, users.c.created_at).where(users.c.id == user_id)
+    ).first()
+
+
+def set_password_hash(session: Session, user_id: int, password_hash: str) -> None:
+    session.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))

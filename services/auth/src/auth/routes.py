@@ -1,0 +1,55 @@
+"""The auth service's routes, as the gateway exposes them."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.orm import Session
+
+from auth.schemas import JWKS, Token, UserCreate, UserRead
+from auth.service import AuthService
+from tally_shared.http import current_caller, session_dependency
+from tally_shared.identity import Caller
+
+router = APIRouter()
+
+SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+UserId = Annotated[int, Path(gt=0, le=2**63 - 1)]
+
+
+def get_service(request: Request) -> AuthService:
+    return request.app.state.auth_service
+
+
+ServiceDep = Annotated[AuthService, Depends(get_service)]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserRead, tags=["Users"])
+def create_user(user: UserCreate, session: SessionDep, service: ServiceDep):
+    """Register a user. Emails are unique regardless of case."""
+    return service.register(session, email=str(user.email), password=user.password)
+
+
+@router.post("/login", response_model=Token, tags=["Authentication"])
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, service: ServiceDep):
+    """Exchange an email (the `username` field) and password for a bearer token."""
+    return Token(access_token=service.login(session, email=form.username, password=form.password))
+
+
+@router.get("/users/me", response_model=UserRead, tags=["Users"])
+def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+    """The user the bearer token belongs to."""
+    return service.get_user(session, caller.user_id)
+
+
+@router.get("/users/{id}", response_model=UserRead, tags=["Users"])
+def read_user(id: UserId, caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+    """A user by id."""
+    return service.get_user(session, id)
+
+
+@router.get("/.well-known/jwks.json", response_model=JWKS, tags=["Authentication"])
+def jwks(request: Request):
+    """The public keys that verify the tokens this service signs."""
+    return request.app.state.keyring.jwks()

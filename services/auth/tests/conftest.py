@@ -1,0 +1,48 @@
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.testing import prepare_service_database
+
+DATABASE_URL = prepare_service_database("auth", Path(__file__).parents[1] / "alembic.ini")
+
+from auth.app import create_app  # noqa: E402  (needs the test database URL set above)
+from auth.settings import AuthSettings  # noqa: E402
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(tmp_path) -> AuthSettings:
+    return AuthSettings(database_url=DATABASE_URL, jwt_keys_dir=tmp_path / "keys")
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    with app.state.database.transaction() as session:
+        session.execute(text("TRUNCATE auth.users, auth.outbox RESTART IDENTITY"))
+    yield app
+    app.state.database.dispose()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://auth") as client:
+        yield client
+
+
+def as_caller(settings: AuthSettings, user: dict) -> dict[str, str]:
+    """The header the gateway adds once it has verified the caller's token."""
+    assertion = sign_identity(Caller(user["id"], user["email"]), settings.internal_secret.get_secret_value())
+    return {IDENTITY_HEADER: assertion}
+
+
+async def register(client: httpx.AsyncClient, email: str = "ada@example.com") -> dict:
+    response = await client.post("/users", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return response.json()

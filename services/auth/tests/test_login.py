@@ -1,0 +1,87 @@
+import jwt
+import pytest
+from argon2 import PasswordHasher
+
+from auth.keys import write_new_key
+from auth.service import AuthService
+
+from .conftest import PASSWORD, register
+
+
+async def login(client, email, password=PASSWORD):
+    return await client.post("/login", data={"username": email, "password": password})
+
+
+def verify_with_jwks(token: str, jwks: dict, settings) -> dict:
+    keys = jwt.PyJWKSet.from_dict(jwks)
+    kid = jwt.get_unverified_header(token)["kid"]
+    [key] = [key for key in keys.keys if key.key_id == kid]
+    return jwt.decode(token, key.key, algorithms=["EdDSA"], audience=settings.jwt_audience, issuer=settings.jwt_issuer)
+
+
+async def test_login_issues_a_token_the_jwks_verifies(client, settings):
+    ada = await register(client)
+    response = await login(client, "ADA@example.com")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    claims = verify_with_jwks(body["access_token"], jwks, settings)
+    assert claims["sub"] == str(ada["id"])
+    assert claims["user_id"] == ada["id"]
+    assert claims["email"] == ada["email"]
+    assert claims["exp"] - claims["iat"] == settings.access_token_expire_minutes * 60
+    assert len(claims["jti"]) == 32
+    assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
+
+
+@pytest.mark.parametrize(
+    "email, password", [("ada@example.com", "wrong password"), ("nobody@example.com", PASSWORD)]
+)
+async def test_wrong_credentials_are_403_alike(client, email, password):
+    await register(client)
+    response = await login(client, email, password)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Invalid Credentials"}
+
+
+async def test_login_without_a_field_is_422(client):
+    response = await client.post("/login", data={"username": "ada@example.com"})
+    assert response.status_code == 422
+
+
+class CountingHasher(PasswordHasher):
+    def __init__(self):
+        super().__init__()
+        self.verified = 0
+
+    def verify(self, hash, password):
+        self.verified += 1
+        return super().verify(hash, password)
+
+
+async def test_an_unknown_email_costs_a_password_verification_too(app, settings, client):
+    """The same work for an unknown email as for a wrong password: one Argon2 verify each."""
+    hasher = CountingHasher()
+    app.state.auth_service = AuthService(settings, app.state.keyring, hasher)
+    await register(client)
+    await login(client, "ada@example.com", "wrong password")
+    assert hasher.verified == 1
+    await login(client, "nobody@example.com", "wrong password")
+    assert hasher.verified == 2
+
+
+async def test_a_new_key_signs_without_a_restart_and_old_tokens_still_verify(client, settings):
+    await register(client)
+    old_token = (await login(client, "ada@example.com")).json()["access_token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+
+    write_new_key(settings.jwt_keys_dir)
+    new_token = (await login(client, "ada@example.com")).json()["access_token"]
+    new_kid = jwt.get_unverified_header(new_token)["kid"]
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+
+    assert new_kid != old_kid
+    assert {key["kid"] for key in jwks["keys"]} == {old_kid, new_kid}
+    verify_with_jwks(old_token, jwks, settings)
+    verify_with_jwks(new_token, jwks, settings)
