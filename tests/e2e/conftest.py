@@ -1,0 +1,124 @@
+"""End to end: the real processes of the stack, started as `make run` starts them,
+on free ports, against the test database and a broker namespace of their own."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+
+from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("auth", "posts", "votes")
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    gateway_url: str
+    service_urls: dict[str, str]
+    database_urls: dict[str, str]
+    keys_dir: Path
+    logs_dir: Path
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, command: list[str]) -> None:
+        log = open(self.logs_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)
+        self.processes[name] = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> int:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        return process.wait(timeout=30)
+
+    def log(self, name: str) -> str:
+        return (self.logs_dir / f"{name}.log").read_text(errors="replace")
+
+    def database(self, service: str):
+        return create_engine(self.database_urls[service])
+
+
+def uvicorn(module: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--factory", f"{module}:create_app",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+
+
+def wait_until_ready(stack: Stack) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        for name, process in stack.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{stack.log(name)[-3000:]}")
+        try:
+            if httpx.get(f"{stack.gateway_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the stack did not become ready:\n" + "\n".join(
+        f"--- {name}\n{stack.log(name)[-2000:]}" for name in stack.processes))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    database_urls = {
+        service: prepare_service_database(service, ROOT / "services" / service / "alembic.ini")
+        for service in SERVICES
+    }
+    ports = {name: free_port() for name in ("gateway", *SERVICES)}
+    service_urls = {service: f"http://127.0.0.1:{ports[service]}" for service in SERVICES}
+    namespace = unique_namespace()
+    keys_dir = tmp_path_factory.mktemp("keys")
+    env = {
+        **os.environ,
+        "TALLY_ENVIRONMENT": "test",
+        "TALLY_EVENT_NAMESPACE": namespace,
+        "AUTH_JWT_KEYS_DIR": str(keys_dir),
+        **{f"{service.upper()}_DATABASE_URL": url for service, url in database_urls.items()},
+        **{f"GATEWAY_{service.upper()}_URL": url for service, url in service_urls.items()},
+    }
+    stack = Stack(
+        gateway_url=f"http://127.0.0.1:{ports['gateway']}",
+        service_urls=service_urls,
+        database_urls=database_urls,
+        keys_dir=keys_dir,
+        logs_dir=tmp_path_factory.mktemp("logs"),
+        env=env,
+    )
+    for service in SERVICES:
+        stack.start(service, uvicorn(f"{service}.app", ports[service]))
+    stack.start("auth-relay", [sys.executable, "-m", "auth.relay"])
+    stack.start("posts-worker", [sys.executable, "-m", "posts.worker"])
+    stack.start("gateway", uvicorn("gateway.app", ports["gateway"]))
+    try:
+        wait_until_ready(stack)
+        yield stack
+    finally:
+        for name in list(stack.processes):
+            stack.stop(name)
+        asyncio.run(delete_namespace(namespace, ["posts"]))
+
+
+@pytest.fixture
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+        yield client
