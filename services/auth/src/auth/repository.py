@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from auth.models import users
 
 
-class EmailTakenError(Exception):
+class DuplicateEmailError(Exception):
     pass
 
 
@@ -20,7 +20,7 @@ def add_user(session: Session, *, email: str, password_hash: str) -> Row:
                 .returning(users.c.id, users.c.email, users.c.created_at)
             ).one()
     except IntegrityError as error:
-        raise EmailTakenError(email) from error
+        raise DuplicateEmailError(email) from error
 
 
 def user_by_email(session: Session, email: str) -> Row | None:

@@ -44,7 +44,7 @@ class AuthService:
         password_hash = self._hasher.hash(password)
         try:
             user = repository.add_user(session, email=email, password_hash=password_hash)
-        except repository.EmailTakenError as error:
+        except repository.DuplicateEmailError as error:
             raise EmailTakenError() from error
         record_event(
             session,
