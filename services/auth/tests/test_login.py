@@ -35,9 +35,7 @@ async def test_login_issues_a_token_the_jwks_verifies(client, settings):
     assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
 
 
-@pytest.mark.parametrize(
-    "email, password", [("ada@example.com", "wrong password"), ("nobody@example.com", PASSWORD)]
-)
+@pytest.mark.parametrize("email, password", [("ada@example.com", "wrong password"), ("nobody@example.com", PASSWORD)])
 async def test_wrong_credentials_are_403_alike(client, email, password):
     await register(client)
     response = await login(client, email, password)

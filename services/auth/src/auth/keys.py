@@ -93,9 +93,7 @@ class KeyRing:
         version = self._directory.stat().st_mtime
         with self._lock:
             if version != self._loaded_version:
-                self._keys = [
-                    SigningKey.from_pem(path.read_bytes()) for path in sorted(self._directory.glob("*.pem"))
-                ]
+                self._keys = [SigningKey.from_pem(path.read_bytes()) for path in sorted(self._directory.glob("*.pem"))]
                 self._loaded_version = version
             return self._keys
 

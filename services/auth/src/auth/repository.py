@@ -28,9 +28,7 @@ def user_by_email(session: Session, email: str) -> Row | None:
 
 
 def user_by_id(session: Session, user_id: int) -> Row | None:
-    return session.execute(
-        select(users.c.id, users.c.email, users.c.created_at).where(users.c.id == user_id)
-    ).first()
+    return session.execute(select(users.c.id, users.c.email, users.c.created_at).where(users.c.id == user_id)).first()
 
 
 def set_password_hash(session: Session, user_id: int, password_hash: str) -> None:

@@ -14,6 +14,4 @@ class AuthSettings(ServiceSettings):
     # A PEM Ed25519 private key; when unset, keys live in (and are first generated into) jwt_keys_dir.
     jwt_private_key: SecretStr | None = Field(default=None, validation_alias="AUTH_JWT_PRIVATE_KEY")
     jwt_keys_dir: Path = Field(default=Path("var/keys/auth"), validation_alias="AUTH_JWT_KEYS_DIR")
-    access_token_expire_minutes: int = Field(
-        default=30, ge=1, validation_alias="AUTH_ACCESS_TOKEN_EXPIRE_MINUTES"
-    )
+    access_token_expire_minutes: int = Field(default=30, ge=1, validation_alias="AUTH_ACCESS_TOKEN_EXPIRE_MINUTES")
