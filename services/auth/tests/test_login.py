@@ -43,6 +43,16 @@ async def test_wrong_credentials_are_403_alike(client, email, password):
     assert response.json() == {"detail": "Invalid Credentials"}
 
 
+@pytest.mark.parametrize(
+    "registered, typed", [("İnci@example.com", "İnci@example.com"), ("Émile@example.com", "émile@EXAMPLE.com")]
+)
+async def test_login_matches_emails_as_the_unique_index_does(client, registered, typed):
+    """Case folding is PostgreSQL's on both sides; Python's `lower` disagrees with it on some letters."""
+    await register(client, registered)
+    response = await login(client, typed)
+    assert response.status_code == 200, response.text
+
+
 async def test_login_without_a_field_is_422(client):
     response = await client.post("/login", data={"username": "ada@example.com"})
     assert response.status_code == 422

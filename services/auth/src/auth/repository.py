@@ -24,7 +24,8 @@ def add_user(session: Session, *, email: str, password_hash: str) -> Row:
 
 
 def user_by_email(session: Session, email: str) -> Row | None:
-    return session.execute(select(users).where(func.lower(users.c.email) == email.lower())).first()
+    # lower() on both sides, in PostgreSQL: the match is the unique index's, whatever the letters.
+    return session.execute(select(users).where(func.lower(users.c.email) == func.lower(email))).first()
 
 
 def user_by_id(session: Session, user_id: int) -> Row | None:
