@@ -15,6 +15,7 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 # Emails are matched case-insensitively, so they are unique case-insensitively.
-Index("uq_users_email_lower", func.lower(users.c.email), unique=True)
+EMAIL_INDEX = "uq_users_email_lower"
+Index(EMAIL_INDEX, func.lower(users.c.email), unique=True)
 
 outbox = outbox_table(metadata)

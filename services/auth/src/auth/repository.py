@@ -4,7 +4,7 @@ from sqlalchemy import Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.models import users
+from auth.models import EMAIL_INDEX, users
 
 
 class DuplicateEmailError(Exception):
@@ -20,6 +20,8 @@ def add_user(session: Session, *, email: str, password_hash: str) -> Row:
                 .returning(users.c.id, users.c.email, users.c.created_at)
             ).one()
     except IntegrityError as error:
+        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != EMAIL_INDEX:
+            raise
         raise DuplicateEmailError(email) from error
 
 
