@@ -1,8 +1,13 @@
+import os
+import stat
+import subprocess
+import sys
+
 import jwt
 import pytest
 from argon2 import PasswordHasher
 
-from auth.keys import write_new_key
+from auth.keys import KeyRing, write_new_key
 from auth.service import AuthService
 
 from .conftest import PASSWORD, register
@@ -93,3 +98,21 @@ async def test_a_new_key_signs_without_a_restart_and_old_tokens_still_verify(cli
     assert {key["kid"] for key in jwks["keys"]} == {old_kid, new_kid}
     verify_with_jwks(old_token, jwks, settings)
     verify_with_jwks(new_token, jwks, settings)
+
+
+def test_the_first_key_is_generated_private_to_the_service(settings):
+    KeyRing(settings)
+    [key_file] = list(settings.jwt_keys_dir.iterdir())
+    assert key_file.suffix == ".pem"
+    assert stat.S_IMODE(settings.jwt_keys_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_the_rotate_command_adds_the_key_that_signs_next(settings):
+    keyring = KeyRing(settings)
+    first_kid = keyring.signing_key().kid
+    environment = {**os.environ, "AUTH_JWT_KEYS_DIR": str(settings.jwt_keys_dir)}
+    subprocess.run([sys.executable, "-m", "auth.keys", "rotate"], env=environment, check=True, capture_output=True)
+    assert len(list(settings.jwt_keys_dir.glob("*.pem"))) == 2
+    assert keyring.signing_key().kid != first_kid
+    assert {key["kid"] for key in keyring.jwks()["keys"]} == {first_kid, keyring.signing_key().kid}

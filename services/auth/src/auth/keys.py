@@ -59,9 +59,15 @@ def write_new_key(directory: Path) -> Path:
     )
     # Names sort by creation time, so the newest key is the last one.
     path = directory / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.pem"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written under a name the keyring ignores, then renamed: a running keyring
+    # never reads a half-written key.
+    partial = directory / f".{path.name}.partial"
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(pem)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
     return path
 
 
@@ -76,7 +82,7 @@ class KeyRing:
         )
         self._directory = settings.jwt_keys_dir
         self._lock = threading.Lock()
-        self._loaded_version: float | None = None
+        self._loaded_version: int | None = None
         self._keys: list[SigningKey] = []
         if self._fixed_key is None and not sorted(self._directory.glob("*.pem")):
             write_new_key(self._directory)
@@ -90,7 +96,7 @@ class KeyRing:
     def _current(self) -> list[SigningKey]:
         if self._fixed_key is not None:
             return [self._fixed_key]
-        version = self._directory.stat().st_mtime
+        version = self._directory.stat().st_mtime_ns
         with self._lock:
             if version != self._loaded_version:
                 self._keys = [SigningKey.from_pem(path.read_bytes()) for path in sorted(self._directory.glob("*.pem"))]
