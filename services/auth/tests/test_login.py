@@ -6,6 +6,7 @@ import sys
 import jwt
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import text
 
 from auth.keys import KeyRing, write_new_key
 from auth.service import AuthService
@@ -116,3 +117,17 @@ def test_the_rotate_command_adds_the_key_that_signs_next(settings):
     assert len(list(settings.jwt_keys_dir.glob("*.pem"))) == 2
     assert keyring.signing_key().kid != first_kid
     assert {key["kid"] for key in keyring.jwks()["keys"]} == {first_kid, keyring.signing_key().kid}
+
+
+async def test_login_rehashes_a_password_hashed_with_older_parameters(app, settings, client):
+    default_service = app.state.auth_service
+    weak_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    app.state.auth_service = AuthService(settings, app.state.keyring, weak_hasher)
+    await register(client)
+    app.state.auth_service = default_service
+
+    assert (await login(client, "ada@example.com")).status_code == 200
+    with app.state.database.transaction() as session:
+        password_hash = session.execute(text("SELECT password_hash FROM auth.users")).scalar_one()
+    assert not PasswordHasher().check_needs_rehash(password_hash)
+    assert PasswordHasher().verify(password_hash, PASSWORD)
