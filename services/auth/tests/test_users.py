@@ -1,3 +1,4 @@
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -84,3 +85,16 @@ async def test_impossible_ids_are_422(client, settings, bad_id):
     ada = await register(client)
     response = await client.get(f"/users/{bad_id}", headers=as_caller(settings, ada))
     assert response.status_code == 422
+
+
+async def test_concurrent_registrations_of_one_email_give_one_user_and_one_event(client, app):
+    responses = await asyncio.gather(
+        *(
+            client.post("/users", json={"email": f"{name}@example.com", "password": "long enough"})
+            for name in ["ada", "ADA", "Ada", "aDa"]
+        )
+    )
+    assert sorted(response.status_code for response in responses) == [201, 409, 409, 409]
+    with app.state.database.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM auth.users")).scalar() == 1
+        assert session.execute(text("SELECT count(*) FROM auth.outbox")).scalar() == 1
