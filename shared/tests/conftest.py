@@ -3,12 +3,17 @@ on the real PostgreSQL and RabbitMQ: what every Tally service's events stand on.
 
 import asyncio
 import contextlib
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
@@ -16,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from tally_shared import dbsetup
 from tally_shared.broker import Topology, declare_service_queue
-from tally_shared.consumer import ConsumerTuning, EventConsumer, inbox_table
+from tally_shared.consumer import ConsumerTuning, EventConsumer, Handler, inbox_table
 from tally_shared.database import Database
-from tally_shared.events import Envelope, UserRegistered
-from tally_shared.outbox import outbox_table
+from tally_shared.events import Envelope, Event, UserRegistered
+from tally_shared.outbox import outbox_table, record_event
+from tally_shared.relay import OutboxRelay
 from tally_shared.settings import ServiceSettings
 from tally_shared.testing import AMQP_URL, database_url_for_tests, delete_namespace, unique_namespace
 
@@ -53,8 +59,9 @@ HANDLERS = {UserRegistered: apply_user_registered}
 
 
 @pytest.fixture(scope="session")
-def database() -> Database:
-    dbsetup.prepare(make_url(dbsetup.DEFAULT_ADMIN_URL), {SERVICE: make_url(DATABASE_URL)})
+def database() -> Iterator[Database]:
+    admin_url = make_url(os.environ.get("TALLY_ADMIN_DATABASE_URL", dbsetup.DEFAULT_ADMIN_URL))
+    dbsetup.prepare(admin_url, {SERVICE: make_url(DATABASE_URL)})
     database = Database(DATABASE_URL, application_name="backbone-tests")
     metadata.create_all(database.engine)
     yield database
@@ -80,10 +87,28 @@ async def settings() -> AsyncIterator[ServiceSettings]:
     await delete_namespace(settings.event_namespace, [SERVICE])
 
 
-def user_registered(user_id: int, email: str | None = None) -> UserRegistered:
-    from datetime import UTC, datetime
+@pytest.fixture
+async def proxy() -> AsyncIterator["TcpProxy"]:
+    proxy = TcpProxy()
+    await proxy.open()
+    yield proxy
+    await proxy.close()
 
+
+def through(proxy: "TcpProxy", settings: ServiceSettings) -> ServiceSettings:
+    """The same service, reaching RabbitMQ only through `proxy`."""
+    return settings.model_copy(update={"amqp_url": SecretStr(proxy.amqp_url)})
+
+
+def user_registered(user_id: int, email: str | None = None) -> UserRegistered:
     return UserRegistered(user_id=user_id, email=email or f"user{user_id}@example.com", created_at=datetime.now(UTC))
+
+
+def commit_events(database: Database, user_ids: Iterable[int]) -> None:
+    """One committed transaction recording a `user.registered` per id."""
+    with database.transaction() as session:
+        for user_id in user_ids:
+            record_event(session, outbox, user_registered(user_id), producer=SERVICE)
 
 
 async def declare_queue(settings: ServiceSettings) -> None:
@@ -92,9 +117,29 @@ async def declare_queue(settings: ServiceSettings) -> None:
     async with connection:
         channel = await connection.channel()
         await declare_service_queue(
-            channel, Topology(settings.event_namespace), SERVICE, [UserRegistered.type],
+            channel,
+            Topology(settings.event_namespace),
+            SERVICE,
+            [UserRegistered.type],
             delivery_limit=settings.event_delivery_limit,
         )
+
+
+def queue_name(settings: ServiceSettings) -> str:
+    return Topology(settings.event_namespace).queue(SERVICE)
+
+
+def dead_letter_queue_name(settings: ServiceSettings) -> str:
+    return Topology(settings.event_namespace).dead_letter_queue(SERVICE)
+
+
+async def queue_depth(queue_name: str) -> int:
+    """How many messages wait in a queue (not counting those delivered and unacked), taking none."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        return queue.declaration_result.message_count
 
 
 async def read_queue(queue_name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
@@ -110,13 +155,16 @@ async def read_queue(queue_name: str) -> list[aio_pika.abc.AbstractIncomingMessa
         return messages
 
 
-async def publish_raw(settings: ServiceSettings, body: bytes, routing_key: str, times: int = 1) -> None:
+async def publish_raw(
+    settings: ServiceSettings, bodies: Iterable[bytes], routing_key: str = UserRegistered.type
+) -> None:
+    """Publish message bodies as they are, past the outbox, on one confirmed channel."""
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
-        channel = await connection.channel()
+        channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(Topology(settings.event_namespace).events_exchange)
-        for _ in range(times):
-            await exchange.publish(aio_pika.Message(body), routing_key=routing_key)
+        for body in bodies:
+            await exchange.publish(aio_pika.Message(body), routing_key=routing_key, mandatory=True)
 
 
 def envelope_bytes(event: UserRegistered) -> bytes:
@@ -124,16 +172,20 @@ def envelope_bytes(event: UserRegistered) -> bytes:
 
 
 async def eventually(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll until `condition()` is truthy; its last value either way."""
+    """Poll until `condition()` (a plain or async function) is truthy; its last value either way."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not (result := condition()) and loop.time() < deadline:
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result or loop.time() >= deadline:
+            return result
         await asyncio.sleep(0.05)
-    return result
 
 
 @contextlib.asynccontextmanager
-async def running(component) -> AsyncIterator[None]:
+async def running(component: OutboxRelay | EventConsumer) -> AsyncIterator[None]:
     """Run a relay or consumer as a task; stop it gracefully afterwards, as SIGTERM would."""
     stop = asyncio.Event()
     task = asyncio.create_task(component.run(stop))
@@ -144,9 +196,11 @@ async def running(component) -> AsyncIterator[None]:
         await asyncio.wait_for(task, timeout=30)
 
 
-def consumer(database: Database, settings: ServiceSettings) -> EventConsumer:
+def consumer(
+    database: Database, settings: ServiceSettings, handlers: dict[type[Event], Handler] | None = None
+) -> EventConsumer:
     return EventConsumer(
-        database=database, inbox=inbox, settings=settings, handlers=HANDLERS, tuning=ConsumerTuning()
+        database=database, inbox=inbox, settings=settings, handlers=handlers or HANDLERS, tuning=ConsumerTuning()
     )
 
 
@@ -159,43 +213,54 @@ class TcpProxy:
     """A TCP hop in front of RabbitMQ that a test can cut and restore: "the broker is unreachable"
     without stopping the real broker that everyone else on the machine uses."""
 
-    def __init__(self, target_port: int = 5672) -> None:
-        self.target_port = target_port
+    def __init__(self, broker_url: str = AMQP_URL) -> None:
+        self._broker_url = urlsplit(broker_url)
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
 
     @property
     def amqp_url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        """The broker's URL, through the proxy."""
+        credentials = self._broker_url.netloc.rpartition("@")[0]
+        return self._broker_url._replace(netloc=f"{credentials}@127.0.0.1:{self.port}").geturl()
 
     async def open(self) -> None:
+        """Listen (again, on the same port once it has one) and forward to the broker."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port or 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         """Refuse new connections and cut the existing ones."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._pipes):
             writer.transport.abort()
         self._pipes.clear()
+        if server is not None:
+            await server.wait_closed()
 
-    async def _accept(self, client_reader, client_writer) -> None:
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
-            broker_reader, broker_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            broker_reader, broker_writer = await asyncio.open_connection(
+                self._broker_url.hostname, self._broker_url.port or 5672
+            )
         except OSError:
             client_writer.transport.abort()
             return
+        if self._server is None:  # closed while this connection was being made
+            client_writer.transport.abort()
+            broker_writer.transport.abort()
+            return
         self._pipes.update({client_writer, broker_writer})
         await asyncio.gather(
-            self._pipe(client_reader, broker_writer), self._pipe(broker_reader, client_writer),
+            self._pipe(client_reader, broker_writer),
+            self._pipe(broker_reader, client_writer),
             return_exceptions=True,
         )
 
-    async def _pipe(self, reader, writer) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
                 writer.write(data)
