@@ -1,12 +1,33 @@
-"""Fixtures: a gateway whose services are fakes (see `gateway_fakes`)."""
+"""Fixtures: a gateway whose services are fakes (see `gateway_fakes`), on the real
+PostgreSQL (its `gateway` schema in the test database) and RabbitMQ."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from gateway_fakes import AUDIENCE, ISSUER, SECRET, FakeServices, SigningKey, gateway_client
+from sqlalchemy import text
 
 from gateway.settings import GatewaySettings
+from tally_shared.database import Database
+from tally_shared.testing import prepare_service_database
+
+DATABASE_URL = prepare_service_database("gateway", Path(__file__).parents[1] / "alembic.ini")
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    database = Database(DATABASE_URL, application_name="gateway-tests", pool_size=2)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_revocations(database: Database) -> None:
+    """Every test starts with nobody revoked and no event applied."""
+    with database.transaction() as session:
+        session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox"))
 
 
 @pytest.fixture
@@ -30,6 +51,8 @@ def settings() -> GatewaySettings:
         votes_url="http://votes.internal:8003",
         cors_origins=["https://app.example"],
         max_body_bytes=1024,
+        database_url=DATABASE_URL,
+        revocation_refresh_seconds=0.05,
     )
 
 

@@ -1,18 +1,25 @@
 import json
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from tally_shared.settings import TallySettings
+from tally_shared.settings import ServiceSettings
 
 
-class GatewaySettings(TallySettings):
+class GatewaySettings(ServiceSettings):
     """`TALLY_*` settings shared by every process, plus the gateway's own `GATEWAY_*` ones.
 
     An upstream URL may list several replicas separated by commas; the gateway
-    sends requests to them in turn.
+    sends requests to them in turn. The gateway owns the `gateway` schema: the
+    users whose tokens it refuses, written by its worker from `user.deleted`.
     """
+
+    service_name: str = "gateway"
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql+psycopg2://tally_gateway:tally_gateway@127.0.0.1:5432/tally"),
+        validation_alias="GATEWAY_DATABASE_URL",
+    )
 
     auth_url: str = Field(default="http://127.0.0.1:8001", validation_alias="GATEWAY_AUTH_URL")
     posts_url: str = Field(default="http://127.0.0.1:8002", validation_alias="GATEWAY_POSTS_URL")
@@ -24,6 +31,8 @@ class GatewaySettings(TallySettings):
     # An unknown `kid` makes the gateway refetch the JWKS, at most this often.
     jwks_refresh_min_interval: float = Field(default=10.0, ge=0, validation_alias="GATEWAY_JWKS_REFRESH_MIN_INTERVAL")
     clock_skew_seconds: int = Field(default=10, ge=0, validation_alias="GATEWAY_CLOCK_SKEW_SECONDS")
+    # How often each gateway reads the revocations written since its last read.
+    revocation_refresh_seconds: float = Field(default=0.5, gt=0, validation_alias="GATEWAY_REVOCATION_REFRESH_SECONDS")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
