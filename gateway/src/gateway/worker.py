@@ -1,0 +1,57 @@
+"""The gateway's event consumer process: `python -m gateway.worker`.
+
+It records every `user.deleted` in `gateway.revoked_users`, where every gateway
+replica reads it (see revocations.py). Its queue is `<namespace>.gateway`; several
+workers may consume it at once, since they all write the one table.
+"""
+
+import asyncio
+import logging
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from gateway.models import inbox, revoked_users
+from gateway.settings import GatewaySettings
+from tally_shared.consumer import EventConsumer, Handler
+from tally_shared.database import Database
+from tally_shared.events import Envelope, Event, UserDeleted
+from tally_shared.observability import configure_logging
+from tally_shared.process import run_until_signalled
+
+logger = logging.getLogger(__name__)
+
+
+def apply_user_deleted(session: Session, event: UserDeleted, envelope: Envelope) -> None:
+    revoked = session.execute(
+        insert(revoked_users)
+        .values(user_id=event.user_id)
+        .on_conflict_do_nothing(index_elements=[revoked_users.c.user_id])
+        .returning(revoked_users.c.user_id)
+    ).first()
+    if revoked is None:
+        logger.info("user %d was already revoked", event.user_id)
+    else:
+        logger.info("user %d revoked: their tokens are refused from now on", event.user_id)
+
+
+HANDLERS: dict[type[Event], Handler] = {UserDeleted: apply_user_deleted}
+
+
+async def consume(stop: asyncio.Event, settings: GatewaySettings | None = None) -> None:
+    """Apply events until `stop` is set."""
+    settings = settings or GatewaySettings()
+    database = Database(settings.database_url.get_secret_value(), application_name="gateway-worker", pool_size=2)
+    try:
+        await EventConsumer(database=database, inbox=inbox, settings=settings, handlers=HANDLERS).run(stop)
+    finally:
+        database.dispose()
+
+
+def main() -> None:
+    configure_logging("gateway-worker", GatewaySettings().log_level)
+    run_until_signalled(consume)
+
+
+if __name__ == "__main__":
+    main()
