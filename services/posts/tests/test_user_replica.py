@@ -38,7 +38,10 @@ async def declare_posts_queue(settings) -> None:
     async with connection:
         channel = await connection.channel()
         await declare_service_queue(
-            channel, Topology(settings.event_namespace), "posts", sorted(t.type for t in HANDLERS),
+            channel,
+            Topology(settings.event_namespace),
+            "posts",
+            sorted(t.type for t in HANDLERS),
             delivery_limit=settings.event_delivery_limit,
         )
 

@@ -17,9 +17,13 @@ async def test_ready_once_migrated_into_its_own_schema():
     assert response.status_code == 200, response.text
     engine = create_engine(DATABASE_URL)
     with engine.connect() as connection:
-        version_schema = connection.execute(
-            text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'alembic_version'")
-        ).scalars().all()
+        version_schema = (
+            connection.execute(
+                text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'alembic_version'")
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert version_schema == ["votes"]
 

@@ -39,9 +39,7 @@ async def connect(settings: TallySettings, name: str) -> AbstractRobustConnectio
 
 
 async def declare_events_exchange(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
-    return await channel.declare_exchange(
-        topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    return await channel.declare_exchange(topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
 
 async def declare_service_queue(

@@ -37,9 +37,7 @@ def prepare(admin_url: URL, services: dict[str, URL]) -> None:
             )
             connection.execute(text(f"ALTER ROLE {_quote(role)} SET search_path TO {_quote(schema)}"))
         for database in sorted({url.database for url in services.values()}):
-            if not connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}
-            ).first():
+            if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).first():
                 connection.execute(text(f"CREATE DATABASE {_quote(database)}"))
                 print(f"created database {database}")
     admin.dispose()
@@ -81,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         (drop if args.drop else prepare)(admin_url, services)
     except Exception as error:
         print(
-            f"tally dbsetup: cannot prepare PostgreSQL at {admin_url.render_as_string()}: "
-            f"{str(error).splitlines()[0]}",
+            f"tally dbsetup: cannot prepare PostgreSQL at {admin_url.render_as_string()}: {str(error).splitlines()[0]}",
             file=sys.stderr,
         )
         return 1

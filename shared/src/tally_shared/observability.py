@@ -10,12 +10,8 @@ from prometheus_client import Counter, Histogram
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total", "HTTP requests answered", ["method", "route", "status"]
-)
-HTTP_LATENCY = Histogram(
-    "http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"]
-)
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"])
 EVENTS_PUBLISHED = Counter("events_published_total", "Outbox events confirmed by the broker", ["type"])
 EVENTS_PUBLISH_FAILURES = Counter("events_publish_failures_total", "Outbox publishes that failed")
 EVENTS_CONSUMED = Counter("events_consumed_total", "Events applied by a consumer", ["type"])
@@ -50,9 +46,7 @@ def configure_logging(process_name: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter(process_name))
     handler.setFormatter(
-        logging.Formatter(
-            "%(asctime)s %(levelname)s %(process_name)s request_id=%(request_id)s %(name)s: %(message)s"
-        )
+        logging.Formatter("%(asctime)s %(levelname)s %(process_name)s request_id=%(request_id)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

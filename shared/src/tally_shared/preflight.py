@@ -29,8 +29,7 @@ def main(argv: list[str]) -> int:
     ]
     for name, url in missing:
         print(
-            f"{name} is not reachable at {url.host}:{url.port}. Start it (as root) with:\n"
-            f"    {HOW_TO_START[name]}",
+            f"{name} is not reachable at {url.host}:{url.port}. Start it (as root) with:\n    {HOW_TO_START[name]}",
             file=sys.stderr,
         )
     return 1 if missing else 0

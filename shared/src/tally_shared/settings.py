@@ -29,10 +29,7 @@ class TallySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> "TallySettings":
-        if (
-            self.environment == "production"
-            and self.internal_secret.get_secret_value() == DEVELOPMENT_INTERNAL_SECRET
-        ):
+        if self.environment == "production" and self.internal_secret.get_secret_value() == DEVELOPMENT_INTERNAL_SECRET:
             raise ValueError("TALLY_INTERNAL_SECRET must be set outside development")
         return self
 
