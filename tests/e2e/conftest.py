@@ -38,12 +38,14 @@ class Stack:
     logs_dir: Path
     env: dict[str, str]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
 
-    def start(self, name: str, command: list[str]) -> None:
+    def start(self, name: str, command: list[str] | None = None) -> None:
+        """Start a process; without `command`, start again the one last started under `name`."""
+        command = command or self.commands[name]
+        self.commands[name] = command
         log = open(self.logs_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)
-        self.processes[name] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> int:
         process = self.processes.pop(name)
@@ -58,8 +60,18 @@ class Stack:
 
 
 def uvicorn(module: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "--factory", f"{module}:create_app",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"{module}:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
 
 
 def wait_until_ready(stack: Stack) -> None:
@@ -74,15 +86,16 @@ def wait_until_ready(stack: Stack) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError("the stack did not become ready:\n" + "\n".join(
-        f"--- {name}\n{stack.log(name)[-2000:]}" for name in stack.processes))
+    raise RuntimeError(
+        "the stack did not become ready:\n"
+        + "\n".join(f"--- {name}\n{stack.log(name)[-2000:]}" for name in stack.processes)
+    )
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     database_urls = {
-        service: prepare_service_database(service, ROOT / "services" / service / "alembic.ini")
-        for service in SERVICES
+        service: prepare_service_database(service, ROOT / "services" / service / "alembic.ini") for service in SERVICES
     }
     ports = {name: free_port() for name in ("gateway", *SERVICES)}
     service_urls = {service: f"http://127.0.0.1:{ports[service]}" for service in SERVICES}
@@ -95,6 +108,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "AUTH_JWT_KEYS_DIR": str(keys_dir),
         **{f"{service.upper()}_DATABASE_URL": url for service, url in database_urls.items()},
         **{f"GATEWAY_{service.upper()}_URL": url for service, url in service_urls.items()},
+        "POSTS_VOTES_URL": service_urls["votes"],
+        "VOTES_POSTS_URL": service_urls["posts"],
     }
     stack = Stack(
         gateway_url=f"http://127.0.0.1:{ports['gateway']}",
@@ -106,8 +121,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     )
     for service in SERVICES:
         stack.start(service, uvicorn(f"{service}.app", ports[service]))
-    stack.start("auth-relay", [sys.executable, "-m", "auth.relay"])
-    stack.start("posts-worker", [sys.executable, "-m", "posts.worker"])
+    for process in ("auth.relay", "posts.relay", "posts.worker", "votes.relay", "votes.worker"):
+        stack.start(process.replace(".", "-"), [sys.executable, "-m", process])
     stack.start("gateway", uvicorn("gateway.app", ports["gateway"]))
     try:
         wait_until_ready(stack)
@@ -115,7 +130,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     finally:
         for name in list(stack.processes):
             stack.stop(name)
-        asyncio.run(delete_namespace(namespace, ["posts"]))
+        asyncio.run(delete_namespace(namespace, ["posts", "votes"]))
 
 
 @pytest.fixture

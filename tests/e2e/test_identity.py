@@ -99,8 +99,10 @@ def genuine(gateway, stack) -> dict:
 
 def hs256_keyed_with_public_key(genuine: dict) -> str:
     """The classic algorithm-confusion token; PyJWT refuses to make one, so it is made by hand."""
-    public_pem = genuine["key"].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    public_pem = (
+        genuine["key"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     signing_input = b64({"alg": "HS256", "typ": "JWT", "kid": genuine["header"]["kid"]}) + "." + b64(genuine["claims"])
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
@@ -108,17 +110,18 @@ def hs256_keyed_with_public_key(genuine: dict) -> str:
 
 
 def forge(genuine: dict, **changes) -> str:
-    return jwt.encode({**genuine["claims"], **changes}, genuine["key"], algorithm="EdDSA",
-                      headers={"kid": genuine["header"]["kid"]})
+    return jwt.encode(
+        {**genuine["claims"], **changes}, genuine["key"], algorithm="EdDSA", headers={"kid": genuine["header"]["kid"]}
+    )
 
 
 ATTACKS = {
     "no token": lambda g: None,
     "garbage": lambda g: "not-a-jwt",
-    "alg none": lambda g: b64({"alg": "none", "typ": "JWT", "kid": g["header"]["kid"]})
-    + "." + b64(g["claims"]) + ".",
-    "tampered payload": lambda g: g["token"].split(".")[0]
-    + "." + b64({**g["claims"], "sub": "1", "user_id": 1}) + "." + g["token"].split(".")[2],
+    "alg none": lambda g: b64({"alg": "none", "typ": "JWT", "kid": g["header"]["kid"]}) + "." + b64(g["claims"]) + ".",
+    "tampered payload": lambda g: (
+        g["token"].split(".")[0] + "." + b64({**g["claims"], "sub": "1", "user_id": 1}) + "." + g["token"].split(".")[2]
+    ),
     "other key, same kid": lambda g: jwt.encode(
         g["claims"], Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": g["header"]["kid"]}
     ),

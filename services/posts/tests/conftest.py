@@ -24,7 +24,7 @@ async def settings() -> AsyncIterator[PostsSettings]:
 def app(settings: PostsSettings) -> Iterator:
     app = create_app(settings)
     with app.state.database.transaction() as session:
-        session.execute(text("TRUNCATE posts.users, posts.inbox"))
+        session.execute(text("TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox"))
     yield app
     app.state.database.dispose()
 

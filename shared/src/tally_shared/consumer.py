@@ -27,14 +27,25 @@ from tally_shared.observability import (
     EVENTS_CONSUMED,
     EVENTS_DUPLICATES,
     EVENTS_REJECTED,
+    configure_logging,
     request_id_var,
 )
+from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Any, Envelope], None]
 """Applies one event inside the consumer's transaction; never commits."""
+
+BatchHandler = Callable[[Session, list[tuple[Any, Envelope]]], None]
+"""Applies every event of its types in a batch at once, after the batch's other events.
+
+Only for events whose effect does not depend on their order (such as the
+count-carrying vote events, where the highest version wins): the batch handler
+can then use one statement for many events, in an order that takes row locks
+consistently.
+"""
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -71,12 +82,14 @@ class EventConsumer:
         inbox: Table,
         settings: ServiceSettings,
         handlers: dict[type[Event], Handler],
+        batch_handlers: dict[type[Event], BatchHandler] | None = None,
         tuning: ConsumerTuning = ConsumerTuning(),
     ) -> None:
         self._database = database
         self._inbox = inbox
         self._settings = settings
         self._handlers = {event_class.type: handler for event_class, handler in handlers.items()}
+        self._batch_handlers = {event_class.type: handler for event_class, handler in (batch_handlers or {}).items()}
         self._tuning = tuning
         self._topology = Topology(settings.event_namespace)
         self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -92,11 +105,11 @@ class EventConsumer:
                 channel,
                 self._topology,
                 service,
-                sorted(self._handlers),
+                self._event_types(),
                 delivery_limit=self._settings.event_delivery_limit,
             )
             consumer_tag = await queue.consume(self._buffer.put)
-            logger.info("consuming %s from %s", ", ".join(sorted(self._handlers)), queue.name)
+            logger.info("consuming %s from %s", ", ".join(self._event_types()), queue.name)
             deliveries_closed = asyncio.Event()
             processing = asyncio.create_task(self._process_until(deliveries_closed))
             stopping = asyncio.create_task(stop.wait())
@@ -161,7 +174,9 @@ class EventConsumer:
             except Exception:
                 logger.exception(
                     "failed to apply %s %s (delivery %s); returning it to the queue",
-                    delivery.envelope.type, delivery.envelope.id, _delivery_count(delivery.message),
+                    delivery.envelope.type,
+                    delivery.envelope.id,
+                    _delivery_count(delivery.message),
                 )
                 EVENTS_REJECTED.inc()
                 await _settle(delivery.message.nack(requeue=True))
@@ -175,31 +190,54 @@ class EventConsumer:
         except (ValidationError, UnknownEventError) as error:
             logger.error(
                 "dead-lettering unreadable message %s (routing key %s): %s",
-                message.message_id, message.routing_key, error,
+                message.message_id,
+                message.routing_key,
+                error,
             )
             return None
 
+    def _event_types(self) -> list[str]:
+        return sorted({*self._handlers, *self._batch_handlers})
+
     def _apply_in_one_transaction(self, deliveries: Sequence[_Delivery]) -> None:
         with self._database.transaction() as session:
-            for delivery in deliveries:
-                token = request_id_var.set(delivery.envelope.request_id)
+            deferred: dict[BatchHandler, list[tuple[Event, Envelope]]] = {}
+            for delivery in self._first_deliveries(session, deliveries):
+                envelope = delivery.envelope
+                batch_handler = self._batch_handlers.get(envelope.type)
+                if batch_handler is not None:
+                    deferred.setdefault(batch_handler, []).append((delivery.event, envelope))
+                    continue
+                token = request_id_var.set(envelope.request_id)
                 try:
                     self._apply(session, delivery)
                 finally:
                     request_id_var.reset(token)
+            for batch_handler, events in deferred.items():
+                batch_handler(session, events)
+                for _, envelope in events:
+                    EVENTS_CONSUMED.labels(envelope.type).inc()
+
+    def _first_deliveries(self, session: Session, deliveries: Sequence[_Delivery]) -> list[_Delivery]:
+        """Records the batch's event ids in the inbox in one statement; returns the deliveries seen first now."""
+        by_id = {}
+        for delivery in deliveries:
+            by_id.setdefault(delivery.envelope.id, delivery)
+        recorded = session.execute(
+            insert(self._inbox)
+            .values([{"event_id": d.envelope.id, "event_type": d.envelope.type} for d in by_id.values()])
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.event_id)
+        ).scalars()
+        new_ids = set(recorded)
+        duplicates = len(deliveries) - len(new_ids)
+        if duplicates:
+            EVENTS_DUPLICATES.inc(duplicates)
+            logger.info("skipping %d event(s) already applied", duplicates)
+        return [delivery for event_id, delivery in by_id.items() if event_id in new_ids]
 
     def _apply(self, session: Session, delivery: _Delivery) -> None:
         envelope = delivery.envelope
-        first_time = session.execute(
-            insert(self._inbox)
-            .values(event_id=envelope.id, event_type=envelope.type)
-            .on_conflict_do_nothing()
-            .returning(self._inbox.c.event_id)
-        ).first()
-        if first_time is None:
-            EVENTS_DUPLICATES.inc()
-            logger.info("skipping %s %s: already applied", envelope.type, envelope.id)
-            return
         handler = self._handlers.get(envelope.type)
         if handler is None:
             logger.warning("no handler for %s; recorded and ignored", envelope.type)
@@ -223,3 +261,27 @@ def _is_connection_error(error: DBAPIError) -> bool:
 
 def _delivery_count(message: AbstractIncomingMessage) -> object:
     return (message.headers or {}).get("x-delivery-count", 0)
+
+
+def run_worker(
+    settings: ServiceSettings,
+    *,
+    inbox: Table,
+    handlers: dict[type[Event], Handler],
+    batch_handlers: dict[type[Event], BatchHandler] | None = None,
+) -> None:
+    """The whole of a service's `python -m <service>.worker` process, until SIGTERM."""
+    process_name = f"{settings.service_name}-worker"
+    configure_logging(process_name, settings.log_level)
+
+    async def consume(stop: asyncio.Event) -> None:
+        database = Database(settings.database_url.get_secret_value(), application_name=process_name, pool_size=2)
+        try:
+            consumer = EventConsumer(
+                database=database, inbox=inbox, settings=settings, handlers=handlers, batch_handlers=batch_handlers
+            )
+            await consumer.run(stop)
+        finally:
+            database.dispose()
+
+    run_until_signalled(consume)

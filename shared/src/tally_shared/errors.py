@@ -42,6 +42,12 @@ class NotAuthenticatedError(DomainError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class UnavailableError(DomainError):
+    status_code = 503
+    detail = "Service temporarily unavailable, try again"
+    headers = {"Retry-After": "1"}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, error: DomainError) -> JSONResponse:

@@ -34,8 +34,60 @@ class UserDeleted(Event):
     user_id: int
 
 
+class PostCreated(Event):
+    """A post exists. `revision` orders this event and the post's later updates."""
+
+    type: ClassVar[str] = "post.created"
+
+    post_id: int
+    owner_id: int
+    published: bool
+    revision: int
+    created_at: datetime
+
+
+class PostUpdated(Event):
+    type: ClassVar[str] = "post.updated"
+
+    post_id: int
+    owner_id: int
+    published: bool
+    revision: int
+
+
+class PostDeleted(Event):
+    type: ClassVar[str] = "post.deleted"
+
+    post_id: int
+    owner_id: int
+
+
+class VoteCounted(Event):
+    """Base of the vote events: each carries the post's whole count after the change.
+
+    `votes_version` increases by one with every change to the post's count, so a
+    consumer keeps the count of the highest version it has seen and ignores
+    older ones: redelivered, reordered and concurrently consumed events all
+    leave the same count behind.
+    """
+
+    post_id: int
+    user_id: int
+    votes: int
+    votes_version: int
+
+
+class VoteCast(VoteCounted):
+    type: ClassVar[str] = "vote.cast"
+
+
+class VoteRetracted(VoteCounted):
+    type: ClassVar[str] = "vote.retracted"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    event_class.type: event_class for event_class in (UserRegistered, UserDeleted)
+    event_class.type: event_class
+    for event_class in (UserRegistered, UserDeleted, PostCreated, PostUpdated, PostDeleted, VoteCast, VoteRetracted)
 }
 
 

@@ -15,7 +15,14 @@ from yarl import URL
 
 from tally_shared.database import Database
 from tally_shared.errors import NotAuthenticatedError, install_error_handlers
-from tally_shared.identity import IDENTITY_HEADER, Caller, IdentityError, verify_identity
+from tally_shared.identity import (
+    IDENTITY_HEADER,
+    SERVICE_HEADER,
+    Caller,
+    IdentityError,
+    verify_identity,
+    verify_service,
+)
 from tally_shared.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
@@ -49,9 +56,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
-                    (name, value)
-                    for name, value in message["headers"]
-                    if name.lower() != b"x-request-id"
+                    (name, value) for name, value in message["headers"] if name.lower() != b"x-request-id"
                 ] + [(b"x-request-id", request_id.encode())]
             await send(message)
 
@@ -132,7 +137,24 @@ def current_caller(request: Request) -> Caller:
         raise NotAuthenticatedError("Could not validate credentials") from error
 
 
-def create_service_app(settings: ServiceSettings, *, title: str, routers: Sequence[APIRouter] = ()) -> FastAPI:
+def calling_service(request: Request) -> str:
+    """For internal routes: the service that signed `X-Tally-Service`, or 401."""
+    assertion = request.headers.get(SERVICE_HEADER)
+    if not assertion:
+        raise NotAuthenticatedError()
+    try:
+        return verify_service(assertion, request.app.state.settings.internal_secret.get_secret_value())
+    except IdentityError as error:
+        raise NotAuthenticatedError("Could not validate the calling service") from error
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    on_shutdown: Sequence[Callable[[], None]] = (),
+) -> FastAPI:
     """A service's FastAPI app: its database on `app.state.database`, ops routes, error handling.
 
     The route-level parts (routers) are the service's own; everything else is
@@ -148,6 +170,8 @@ def create_service_app(settings: ServiceSettings, *, title: str, routers: Sequen
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        for close in on_shutdown:
+            close()
         database.dispose()
 
     async def database_reachable() -> bool:
@@ -158,9 +182,7 @@ def create_service_app(settings: ServiceSettings, *, title: str, routers: Sequen
     app.state.database = database
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    app.include_router(
-        operations_router({"database": database_reachable, "broker": broker_reachable(settings)})
-    )
+    app.include_router(operations_router({"database": database_reachable, "broker": broker_reachable(settings)}))
     for router in routers:
         app.include_router(router)
     return app

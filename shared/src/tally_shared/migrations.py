@@ -1,7 +1,18 @@
-"""Alembic's env.py, once: every service keeps its version table in its own schema."""
+"""Alembic's env.py, once: every service keeps its version table in its own schema.
 
-from alembic import context
+Also the DDL of the tables every event-driven service has (outbox, inbox), as
+migration steps, so each service's migration creates them the same way.
+"""
+
+import sqlalchemy as sa
+from alembic import context, op
 from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.dialects import postgresql
+
+
+def _not_alembic_version(obj, name, type_, reflected, compare_to) -> bool:
+    # Alembic's own table is in the schema too; autogenerate must not drop it.
+    return not (type_ == "table" and name == "alembic_version")
 
 
 def run_migrations(metadata: MetaData, database_url: str) -> None:
@@ -18,8 +29,38 @@ def run_migrations(metadata: MetaData, database_url: str) -> None:
             target_metadata=metadata,
             version_table_schema=schema,
             include_schemas=False,
+            include_object=_not_alembic_version,
         )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
     engine.dispose()
+
+
+def create_outbox_table(schema: str) -> None:
+    """The table of `tally_shared.outbox.outbox_table`, as first defined."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("envelope", postgresql.JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("last_error", sa.Text),
+        schema=schema,
+    )
+    op.execute(f'CREATE INDEX ix_outbox_pending ON "{schema}".outbox (id) WHERE published_at IS NULL')
+
+
+def create_inbox_table(schema: str) -> None:
+    """The table of `tally_shared.consumer.inbox_table`, as first defined."""
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )

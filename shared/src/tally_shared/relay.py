@@ -23,8 +23,14 @@ from sqlalchemy.orm import Session
 
 from tally_shared.broker import Topology, connect, declare_events_exchange
 from tally_shared.database import Database
-from tally_shared.observability import EVENTS_PUBLISH_FAILURES, EVENTS_PUBLISHED, REQUEST_ID_HEADER
+from tally_shared.observability import (
+    EVENTS_PUBLISH_FAILURES,
+    EVENTS_PUBLISHED,
+    REQUEST_ID_HEADER,
+    configure_logging,
+)
 from tally_shared.outbox import notify_channel
+from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -110,9 +116,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; survives broker and database outages."""
-        dsn = self._database.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
+        dsn = self._database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         listener = _Listener(dsn, notify_channel(self._settings.schema), self._wake)
         try:
             while not stop.is_set():
@@ -150,9 +154,7 @@ class OutboxRelay:
                 return 0
             # Issued in id order on one channel, so the broker receives them in order;
             # the confirms are awaited together.
-            outcomes = await asyncio.gather(
-                *(self._publish(exchange, row) for row in rows), return_exceptions=True
-            )
+            outcomes = await asyncio.gather(*(self._publish(exchange, row) for row in rows), return_exceptions=True)
             for outcome in outcomes:
                 if isinstance(outcome, BaseException) and not isinstance(outcome, DeliveryError):
                     raise outcome  # the connection is gone: leave every row pending
@@ -202,15 +204,17 @@ class OutboxRelay:
         outbox = self._outbox
         published_ids = [row.id for row in rows if row.id not in refused]
         if published_ids:
-            session.execute(
-                update(outbox).where(outbox.c.id.in_(published_ids)).values(published_at=func.now())
-            )
+            session.execute(update(outbox).where(outbox.c.id.in_(published_ids)).values(published_at=func.now()))
         for row in rows:
             if row.id in refused:
                 delay = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**row.attempts)
                 logger.error(
                     "broker refused event %s (%s), attempt %d: %s; retrying in %.1fs",
-                    row.envelope["id"], row.event_type, row.attempts + 1, refused[row.id], delay,
+                    row.envelope["id"],
+                    row.event_type,
+                    row.attempts + 1,
+                    refused[row.id],
+                    delay,
                 )
                 EVENTS_PUBLISH_FAILURES.inc()
                 session.execute(
@@ -239,3 +243,18 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         pass
+
+
+def run_relay(settings: ServiceSettings, *, outbox: Table) -> None:
+    """The whole of a service's `python -m <service>.relay` process, until SIGTERM."""
+    process_name = f"{settings.service_name}-relay"
+    configure_logging(process_name, settings.log_level)
+
+    async def relay(stop: asyncio.Event) -> None:
+        database = Database(settings.database_url.get_secret_value(), application_name=process_name, pool_size=2)
+        try:
+            await OutboxRelay(database=database, outbox=outbox, settings=settings).run(stop)
+        finally:
+            database.dispose()
+
+    run_until_signalled(relay)

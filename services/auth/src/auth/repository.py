@@ -1,6 +1,6 @@
 """Every SQL statement of the auth service."""
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,3 +36,8 @@ def user_by_id(session: Session, user_id: int) -> Row | None:
 
 def set_password_hash(session: Session, user_id: int, password_hash: str) -> None:
     session.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+def delete_user(session: Session, user_id: int) -> bool:
+    """False if there was no such user."""
+    return session.execute(delete(users).where(users.c.id == user_id).returning(users.c.id)).first() is not None

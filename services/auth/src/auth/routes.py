@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,14 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
 def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
     """The user the bearer token belongs to."""
     return service.get_user(session, caller.user_id)
+
+
+@router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, tags=["Users"])
+def delete_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+    """Delete the caller's account. Their posts and votes disappear everywhere, the counts
+    of the posts they voted on drop, and their tokens stop working, within the event lag."""
+    service.delete_user(session, caller.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/users/{id}", response_model=UserRead, tags=["Users"])

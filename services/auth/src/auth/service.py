@@ -14,7 +14,7 @@ from auth.keys import ALGORITHM, KeyRing
 from auth.models import outbox
 from auth.settings import AuthSettings
 from tally_shared.errors import ConflictError, DomainError, NotFoundError
-from tally_shared.events import UserRegistered
+from tally_shared.events import UserDeleted, UserRegistered
 from tally_shared.outbox import record_event
 
 
@@ -70,6 +70,12 @@ class AuthService:
         if user is None:
             raise UserNotFoundError()
         return user
+
+    def delete_user(self, session: Session, user_id: int) -> None:
+        """The account goes now; its posts, votes and tokens follow through `user.deleted`."""
+        if not repository.delete_user(session, user_id):
+            raise UserNotFoundError()
+        record_event(session, outbox, UserDeleted(user_id=user_id), producer=self._settings.service_name)
 
     def issue_token(self, *, user_id: int, email: str) -> str:
         now = datetime.now(UTC)

@@ -2,9 +2,10 @@
 
 from fastapi import FastAPI
 
+from posts.routes import internal_router, router
 from posts.settings import PostsSettings
 from tally_shared.http import create_service_app
 
 
 def create_app(settings: PostsSettings | None = None) -> FastAPI:
-    return create_service_app(settings or PostsSettings(), title="Tally posts")
+    return create_service_app(settings or PostsSettings(), title="Tally posts", routers=[router, internal_router])

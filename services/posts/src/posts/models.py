@@ -1,19 +1,59 @@
 """The posts schema: its own tables only."""
 
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
 
 from tally_shared.consumer import inbox_table
+from tally_shared.outbox import outbox_table
 
 metadata = MetaData(schema="posts")
 
 # A replica of the auth service's users, kept by its events, so a post's owner
 # is read in the same query as the post, with no call to another service.
+# A deleted user stays as a tombstone (no email, `deleted_at` set), so a late
+# or reordered event can never bring them back.
 users = Table(
     "users",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=False),
-    Column("email", String(320), nullable=False),
+    Column("email", String(320)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
 )
 
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("owner_id", BigInteger, ForeignKey(users.c.id), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("published", Boolean, nullable=False, server_default="true"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Orders this post's events for the services that replicate it.
+    Column("revision", Integer, nullable=False, server_default="1"),
+    # Denormalised from the votes service's events: the count of the highest
+    # `votes_version` seen. Reads never count votes.
+    Column("votes", Integer, nullable=False, server_default="0"),
+    Column("votes_version", BigInteger, nullable=False, server_default="0"),
+)
+# The two feeds, each read straight off an index in its order.
+Index("ix_posts_new", posts.c.created_at.desc(), posts.c.id.desc())
+Index("ix_posts_top", posts.c.votes.desc(), posts.c.created_at.desc(), posts.c.id.desc())
+Index("ix_posts_owner_id", posts.c.owner_id)
+
 inbox = inbox_table(metadata)
+outbox = outbox_table(metadata)

@@ -1,5 +1,60 @@
-"""The votes schema: its own tables only. Its tables arrive with the votes routes."""
+"""The votes schema: its own tables only."""
 
-from sqlalchemy import MetaData
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    func,
+)
+
+from tally_shared.consumer import inbox_table
+from tally_shared.outbox import outbox_table
 
 metadata = MetaData(schema="votes")
+
+# What this service knows of the posts service's posts, from its events (or,
+# for a post too new for its event to have arrived, from the posts service
+# itself), plus each post's count of votes, changed in the same transaction as
+# the votes. A deleted post stays as a tombstone, so a late or reordered event
+# can never bring it back.
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("owner_id", BigInteger, nullable=False),
+    Column("published", Boolean, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default="false"),
+    Column("votes", Integer, nullable=False, server_default="0"),
+    # One more with every change of `votes`: orders the count-carrying events.
+    Column("votes_version", BigInteger, nullable=False, server_default="0"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_id", BigInteger, nullable=False),
+    Column("post_id", BigInteger, ForeignKey(posts.c.id), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # One vote per user per post, enforced here.
+    PrimaryKeyConstraint("user_id", "post_id"),
+)
+Index("ix_votes_post_id", votes.c.post_id)
+
+# Users whose `user.deleted` has been applied: their late votes are refused.
+deleted_users = Table(
+    "deleted_users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+inbox = inbox_table(metadata)
+outbox = outbox_table(metadata)

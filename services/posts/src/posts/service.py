@@ -1,0 +1,121 @@
+"""The posts service's rules: who sees, changes and deletes which post, and the events that tell."""
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from posts import repository
+from posts.models import outbox
+from posts.repository import FeedOrder
+from posts.schemas import Owner, PostIn, PostRead, PostWithVotes
+from tally_shared.errors import ForbiddenError, NotAuthenticatedError, NotFoundError
+from tally_shared.events import Event, PostCreated, PostDeleted, PostUpdated
+from tally_shared.identity import Caller
+from tally_shared.outbox import record_event
+
+PRODUCER = "posts"
+
+
+class PostNotFoundError(NotFoundError):
+    detail = "Post not found"
+
+
+class NotPostOwnerError(ForbiddenError):
+    detail = "Not authorized to perform requested action"
+
+
+class DeletedUserError(NotAuthenticatedError):
+    detail = "This account has been deleted"
+
+
+def _post(row: Row) -> PostRead:
+    return PostRead(
+        id=row.id,
+        title=row.title,
+        content=row.content,
+        published=row.published,
+        created_at=row.created_at,
+        owner_id=row.owner_id,
+        owner=Owner(id=row.owner_id, email=row.owner_email, created_at=row.owner_created_at),
+    )
+
+
+def _with_votes(row: Row) -> PostWithVotes:
+    return PostWithVotes(post=_post(row), votes=row.votes)
+
+
+def _visible(row: Row | None, caller: Caller) -> Row:
+    # Someone else's draft does not exist, as far as the caller can tell.
+    if row is None or not (row.published or row.owner_id == caller.user_id):
+        raise PostNotFoundError()
+    return row
+
+
+def _publish(session: Session, event: Event) -> None:
+    record_event(session, outbox, event, producer=PRODUCER)
+
+
+def feed(
+    session: Session, caller: Caller, *, limit: int, skip: int, search: str | None, order: FeedOrder
+) -> list[PostWithVotes]:
+    rows = repository.feed(session, viewer_id=caller.user_id, limit=limit, skip=skip, search=search, order=order)
+    return [_with_votes(row) for row in rows]
+
+
+def get(session: Session, caller: Caller, post_id: int) -> PostWithVotes:
+    return _with_votes(_visible(repository.post_by_id(session, post_id), caller))
+
+
+def create(session: Session, caller: Caller, post: PostIn) -> PostRead:
+    # A user registered a moment ago can post at once: their replica row is made
+    # from the gateway's identity if `user.registered` has not arrived yet.
+    owner = repository.ensure_user(session, user_id=caller.user_id, email=caller.email)
+    if owner.deleted_at is not None:
+        raise DeletedUserError()
+    post_id = repository.add_post(
+        session, owner_id=caller.user_id, title=post.title, content=post.content, published=post.published
+    )
+    row = repository.post_by_id(session, post_id)
+    _publish(
+        session,
+        PostCreated(
+            post_id=row.id,
+            owner_id=row.owner_id,
+            published=row.published,
+            revision=row.revision,
+            created_at=row.created_at,
+        ),
+    )
+    return _post(row)
+
+
+def _owned(session: Session, caller: Caller, post_id: int) -> Row:
+    row = _visible(repository.post_by_id(session, post_id, for_update=True), caller)
+    if row.owner_id != caller.user_id:
+        raise NotPostOwnerError()
+    return row
+
+
+def replace(session: Session, caller: Caller, post_id: int, post: PostIn) -> PostRead:
+    _owned(session, caller, post_id)
+    repository.replace_post(session, post_id, title=post.title, content=post.content, published=post.published)
+    row = repository.post_by_id(session, post_id)
+    _publish(
+        session,
+        PostUpdated(post_id=row.id, owner_id=row.owner_id, published=row.published, revision=row.revision),
+    )
+    return _post(row)
+
+
+def delete(session: Session, caller: Caller, post_id: int) -> None:
+    row = _owned(session, caller, post_id)
+    repository.delete_post(session, post_id)
+    _publish(session, PostDeleted(post_id=row.id, owner_id=row.owner_id))
+
+
+def delete_everything_of(session: Session, user_id: int) -> int:
+    """A deleted user's posts go, each with a `post.deleted` so their votes go too."""
+    repository.tombstone_user(session, user_id)
+    post_ids = repository.delete_posts_of(session, user_id)
+    for post_id in post_ids:
+        _publish(session, PostDeleted(post_id=post_id, owner_id=user_id))
+    return len(post_ids)

@@ -1,0 +1,13 @@
+"""The votes service's outbox relay process: `python -m votes.relay`."""
+
+from tally_shared.relay import run_relay
+from votes.models import outbox
+from votes.settings import VotesSettings
+
+
+def main() -> None:
+    run_relay(VotesSettings(), outbox=outbox)
+
+
+if __name__ == "__main__":
+    main()

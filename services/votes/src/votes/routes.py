@@ -1,0 +1,40 @@
+"""The votes service's routes: `POST /vote` through the gateway, and one internal route."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from sqlalchemy.orm import Session
+
+from tally_shared.http import calling_service, current_caller, session_dependency
+from tally_shared.identity import Caller
+from tally_shared.internal_client import InternalClient
+from votes import service
+from votes.schemas import TalliesRequest, TalliesResponse, VoteIn, VoteResult
+
+router = APIRouter(tags=["Votes"])
+internal_router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
+
+SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def posts_service(request: Request) -> InternalClient:
+    return request.app.state.posts_service
+
+
+@router.post("/vote", status_code=status.HTTP_201_CREATED, response_model=VoteResult)
+def vote(
+    body: VoteIn,
+    caller: CurrentCaller,
+    session: SessionDep,
+    posts: Annotated[InternalClient, Depends(posts_service)],
+):
+    """Add (`dir: 1`) or remove (`dir: 0`) the caller's vote on a post."""
+    message = service.vote(session, caller, post_id=body.post_id, direction=body.dir, posts_service=posts)
+    return VoteResult(message=message)
+
+
+@internal_router.post("/tallies", response_model=TalliesResponse)
+def tallies(body: TalliesRequest, session: SessionDep):
+    """The true counts of the given posts, for the posts service's reconciliation."""
+    return TalliesResponse(tallies=service.tallies(session, body.post_ids))
