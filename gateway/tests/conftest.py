@@ -6,12 +6,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from gateway_events import declare_gateway_queue
 from gateway_fakes import AUDIENCE, ISSUER, SECRET, FakeServices, SigningKey, gateway_client
 from sqlalchemy import text
 
 from gateway.settings import GatewaySettings
 from tally_shared.database import Database
-from tally_shared.testing import prepare_service_database
+from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
 
 DATABASE_URL = prepare_service_database("gateway", Path(__file__).parents[1] / "alembic.ini")
 
@@ -27,7 +28,7 @@ def database() -> Iterator[Database]:
 def no_revocations(database: Database) -> None:
     """Every test starts with nobody revoked and no event applied."""
     with database.transaction() as session:
-        session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox"))
+        session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox RESTART IDENTITY"))
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def settings() -> GatewaySettings:
         cors_origins=["https://app.example"],
         max_body_bytes=1024,
         database_url=DATABASE_URL,
-        revocation_refresh_seconds=0.05,
+        revocation_refresh_seconds=0.1,
     )
 
 
@@ -65,3 +66,12 @@ async def client(settings: GatewaySettings, services: FakeServices) -> AsyncIter
 @pytest.fixture
 def bearer(signing_key: SigningKey) -> dict[str, str]:
     return {"Authorization": f"Bearer {signing_key.token()}"}
+
+
+@pytest.fixture
+async def worker_settings(settings: GatewaySettings) -> AsyncIterator[GatewaySettings]:
+    """The settings with a broker namespace of the test's own, its gateway queue declared."""
+    worker_settings = settings.model_copy(update={"event_namespace": unique_namespace()})
+    await declare_gateway_queue(worker_settings)
+    yield worker_settings
+    await delete_namespace(worker_settings.event_namespace, ["gateway"])

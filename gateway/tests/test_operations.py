@@ -16,7 +16,10 @@ async def test_readyz_is_ready_when_every_service_is(client):
     response = await client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"auth": "ok", "posts": "ok", "votes": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"auth": "ok", "posts": "ok", "votes": "ok", "revocations": "ok"},
+    }
 
 
 async def test_readyz_names_the_service_that_is_not_ready(client, services: FakeServices):
@@ -25,7 +28,10 @@ async def test_readyz_names_the_service_that_is_not_ready(client, services: Fake
     response = await client.get("/readyz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "not ready", "checks": {"auth": "ok", "posts": "ok", "votes": "unavailable"}}
+    assert response.json() == {
+        "status": "not ready",
+        "checks": {"auth": "ok", "posts": "ok", "votes": "unavailable", "revocations": "ok"},
+    }
 
 
 async def test_metrics_count_proxied_requests(client, bearer):

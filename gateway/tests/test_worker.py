@@ -5,10 +5,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
-import pytest
-from gateway_events import declare_gateway_queue, publish, user_deleted, wait_for
+from gateway_events import publish, user_deleted, wait_for
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -16,15 +14,7 @@ from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
 from gateway.worker import consume
 from tally_shared.database import Database
-from tally_shared.testing import AMQP_URL, delete_namespace, unique_namespace
-
-
-@pytest.fixture
-async def worker_settings(settings: GatewaySettings) -> AsyncIterator[GatewaySettings]:
-    worker_settings = settings.model_copy(update={"event_namespace": unique_namespace()})
-    await declare_gateway_queue(worker_settings)
-    yield worker_settings
-    await delete_namespace(worker_settings.event_namespace, ["gateway"])
+from tally_shared.testing import AMQP_URL
 
 
 def revoked_rows(database: Database) -> list[tuple[int, int]]:

@@ -13,10 +13,11 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import InvalidCredentialsError, NotFoundError
+from gateway.errors import CredentialsUncheckableError, InvalidCredentialsError, NotFoundError
 from gateway.jwt import InvalidTokenError, TokenVerifier
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy import Proxy, read_body, upstream_request_headers
+from gateway.revocations import RevocationList, kept_fresh
 from gateway.routing import (
     EXACT_ROUTES,
     PREFIX_ROUTES,
@@ -27,6 +28,7 @@ from gateway.routing import (
     upstreams_from,
 )
 from gateway.settings import GatewaySettings
+from tally_shared.database import Database
 from tally_shared.errors import install_error_handlers
 from tally_shared.http import ReadinessCheck, RequestContextMiddleware, operations_router
 from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header, sign_identity
@@ -69,27 +71,40 @@ def create_app(settings: GatewaySettings | None = None, transport: httpx.AsyncBa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(settings.upstream_timeout),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-            follow_redirects=False,
-        ) as client:
-            app.state.client = client
-            app.state.proxy = Proxy(client, upstreams)
-            app.state.verifier = TokenVerifier(
-                lambda: _fetch_jwks(client, upstreams["auth"]),
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                leeway=settings.clock_skew_seconds,
-                refresh_min_interval=settings.jwks_refresh_min_interval,
-            )
-            app.state.openapi = MergedOpenAPI(
-                list(upstreams),
-                lambda service: _fetch_openapi(client, upstreams[service]),
-                ttl=OPENAPI_CACHE_SECONDS,
-            )
-            yield
+        # One refresh at a time reads the database: a small pool is plenty.
+        database = Database(settings.database_url.get_secret_value(), application_name="gateway", pool_size=2)
+        revocations = RevocationList(database, refresh_seconds=settings.revocation_refresh_seconds)
+        # Until this first read succeeds (later, in the background, if the database
+        # is down now), every token is refused with 503: a restart forgets nobody.
+        try:
+            await revocations.refresh()
+            app.state.revocations = revocations
+            async with (
+                kept_fresh(revocations),
+                httpx.AsyncClient(
+                    transport=transport,
+                    timeout=httpx.Timeout(settings.upstream_timeout),
+                    limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+                    follow_redirects=False,
+                ) as client,
+            ):
+                app.state.client = client
+                app.state.proxy = Proxy(client, upstreams)
+                app.state.verifier = TokenVerifier(
+                    lambda: _fetch_jwks(client, upstreams["auth"]),
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                    leeway=settings.clock_skew_seconds,
+                    refresh_min_interval=settings.jwks_refresh_min_interval,
+                )
+                app.state.openapi = MergedOpenAPI(
+                    list(upstreams),
+                    lambda service: _fetch_openapi(client, upstreams[service]),
+                    ttl=OPENAPI_CACHE_SECONDS,
+                )
+                yield
+        finally:
+            database.dispose()
 
     # The gateway's own document is the merged one, served below; no redirect
     # from `/posts/` to `/posts` or back, ever: both forms are routes.
@@ -115,6 +130,7 @@ def create_app(settings: GatewaySettings | None = None, transport: httpx.AsyncBa
     app.add_middleware(StripClientIdentityMiddleware)
 
     checks: dict[str, ReadinessCheck] = {name: _readiness_check(app, upstream) for name, upstream in upstreams.items()}
+    checks["revocations"] = _revocations_fresh(app)
     app.include_router(operations_router(checks))
     _add_documentation_routes(app)
     _add_proxied_routes(app, settings)
@@ -174,10 +190,17 @@ async def _authenticate(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidCredentialsError()
     try:
-        return await request.app.state.verifier.verify(token.strip())
+        caller = await request.app.state.verifier.verify(token.strip())
     except InvalidTokenError as error:
         logger.info("rejected a token: %s", error)
         raise InvalidCredentialsError() from error
+    revocations: RevocationList = request.app.state.revocations
+    if not revocations.loaded:
+        raise CredentialsUncheckableError()
+    if revocations.is_revoked(caller.user_id):
+        logger.info("rejected a token of user %d: the account was deleted", caller.user_id)
+        raise InvalidCredentialsError()
+    return caller
 
 
 def _has_dot_segment(path: str) -> bool:
@@ -205,6 +228,15 @@ async def _fetch_openapi(client: httpx.AsyncClient, upstream: Upstream) -> dict[
         except (httpx.HTTPError, ValueError) as error:
             logger.info("no OpenAPI document from %s at %s: %r", upstream.name, base_url, error)
     return None
+
+
+def _revocations_fresh(app: FastAPI) -> ReadinessCheck:
+    """Ready while the list of revoked users was read recently (no database call here)."""
+
+    async def check() -> bool:
+        return app.state.revocations.is_fresh()
+
+    return check
 
 
 def _readiness_check(app: FastAPI, upstream: Upstream) -> ReadinessCheck:

@@ -4,6 +4,7 @@ from tally_shared.errors import DomainError, NotAuthenticatedError, NotFoundErro
 
 __all__ = [
     "BadGatewayError",
+    "CredentialsUncheckableError",
     "InvalidCredentialsError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -13,6 +14,14 @@ __all__ = [
 
 class InvalidCredentialsError(NotAuthenticatedError):
     detail = "Could not validate credentials"
+
+
+class CredentialsUncheckableError(DomainError):
+    """The gateway has not yet read which users are revoked, so it cannot accept any token."""
+
+    status_code = 503
+    detail = "Credentials cannot be checked right now; try again shortly"
+    headers = {"Retry-After": "1"}
 
 
 class PayloadTooLargeError(DomainError):
