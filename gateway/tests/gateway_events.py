@@ -2,14 +2,18 @@
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import aio_pika
 
+from gateway.models import inbox
 from gateway.settings import GatewaySettings
 from gateway.worker import HANDLERS
 from tally_shared.broker import Topology, declare_service_queue
+from tally_shared.consumer import EventConsumer
+from tally_shared.database import Database
 from tally_shared.events import Envelope, UserDeleted
 from tally_shared.testing import AMQP_URL
 
@@ -54,3 +58,16 @@ async def wait_for(condition: Callable[[], T], timeout: float = 15.0) -> T:
         if result or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running_worker(settings: GatewaySettings, database: Database) -> AsyncIterator[None]:
+    """The gateway worker's consumer, in this process, for as long as the block runs."""
+    stop = asyncio.Event()
+    consumer = EventConsumer(database=database, inbox=inbox, settings=settings, handlers=HANDLERS)
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await running

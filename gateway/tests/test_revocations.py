@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from gateway_events import publish, user_deleted
+from gateway_events import publish, running_worker, user_deleted
 from gateway_fakes import FakeServices, SigningKey, gateway_client
 from pydantic import SecretStr
 from sqlalchemy import insert, text
@@ -15,7 +15,6 @@ from tcp_proxy import TcpProxy
 from gateway.models import revoked_users
 from gateway.revocations import GAP_RECHECK_SECONDS, MAX_GAPS, RevocationList
 from gateway.settings import GatewaySettings
-from gateway.worker import consume
 from tally_shared.database import Database
 
 REVOKED, OTHER = 7, 8
@@ -116,21 +115,15 @@ async def test_a_revocation_takes_effect_while_running_and_survives_a_restart(
 
 
 async def test_user_deleted_through_the_worker_closes_the_gateway_to_that_user(
-    worker_settings: GatewaySettings, services: FakeServices, signing_key: SigningKey
+    database: Database, worker_settings: GatewaySettings, services: FakeServices, signing_key: SigningKey
 ):
-    stop = asyncio.Event()
-    worker = asyncio.create_task(consume(stop, worker_settings))
-    try:
-        async with gateway_client(worker_settings, services.handle) as client:
-            assert (await client.get("/users/me", headers=bearer(signing_key, REVOKED))).status_code == 200
+    async with running_worker(worker_settings, database), gateway_client(worker_settings, services.handle) as client:
+        assert (await client.get("/users/me", headers=bearer(signing_key, REVOKED))).status_code == 200
 
-            await publish(worker_settings, user_deleted(REVOKED))
+        await publish(worker_settings, user_deleted(REVOKED))
 
-            assert_refused(await poll(client, "/users/me", bearer(signing_key, REVOKED), until_status=401))
-            assert (await client.get("/users/me", headers=bearer(signing_key, OTHER))).status_code == 200
-    finally:
-        stop.set()
-        await worker
+        assert_refused(await poll(client, "/users/me", bearer(signing_key, REVOKED), until_status=401))
+        assert (await client.get("/users/me", headers=bearer(signing_key, OTHER))).status_code == 200
 
 
 async def test_a_revocation_committed_after_a_later_one_was_read_is_still_seen(

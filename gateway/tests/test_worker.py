@@ -6,13 +6,12 @@ import signal
 import subprocess
 import sys
 
-from gateway_events import publish, user_deleted, wait_for
+from gateway_events import publish, running_worker, user_deleted, wait_for
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
-from gateway.worker import consume
 from tally_shared.database import Database
 from tally_shared.testing import AMQP_URL
 
@@ -32,9 +31,7 @@ def duplicates_skipped() -> float:
 
 
 async def test_user_deleted_revokes_the_user_once(database: Database, worker_settings: GatewaySettings):
-    stop = asyncio.Event()
-    worker = asyncio.create_task(consume(stop, worker_settings))
-    try:
+    async with running_worker(worker_settings, database):
         first = user_deleted(42)
         # The same fact in a second event (auth sent it twice): a new event id, the same user.
         again = user_deleted(42)
@@ -48,9 +45,6 @@ async def test_user_deleted_revokes_the_user_once(database: Database, worker_set
         rows = revoked_rows(database)
         assert sorted(user_id for user_id, _ in rows) == [42, 43]
         assert len({seq for _, seq in rows}) == 2
-    finally:
-        stop.set()
-        await worker
 
 
 async def test_the_worker_process_revokes_and_stops_on_sigterm(database: Database, worker_settings: GatewaySettings):

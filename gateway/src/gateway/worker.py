@@ -5,7 +5,6 @@ replica reads it (see revocations.py). Its queue is `<namespace>.gateway`; sever
 workers may consume it at once, since they all write the one table.
 """
 
-import asyncio
 import logging
 
 from sqlalchemy.dialects.postgresql import insert
@@ -13,11 +12,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
-from tally_shared.consumer import EventConsumer, Handler
-from tally_shared.database import Database
+from tally_shared.consumer import Handler, run_worker
 from tally_shared.events import Envelope, Event, UserDeleted
-from tally_shared.observability import configure_logging
-from tally_shared.process import run_until_signalled
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +34,8 @@ def apply_user_deleted(session: Session, event: UserDeleted, envelope: Envelope)
 HANDLERS: dict[type[Event], Handler] = {UserDeleted: apply_user_deleted}
 
 
-async def consume(stop: asyncio.Event, settings: GatewaySettings | None = None) -> None:
-    """Apply events until `stop` is set."""
-    settings = settings or GatewaySettings()
-    database = Database(settings.database_url.get_secret_value(), application_name="gateway-worker", pool_size=2)
-    try:
-        await EventConsumer(database=database, inbox=inbox, settings=settings, handlers=HANDLERS).run(stop)
-    finally:
-        database.dispose()
-
-
 def main() -> None:
-    configure_logging("gateway-worker", GatewaySettings().log_level)
-    run_until_signalled(consume)
+    run_worker(GatewaySettings(), inbox=inbox, handlers=HANDLERS)
 
 
 if __name__ == "__main__":
