@@ -15,7 +15,8 @@ from gateway.settings import GatewaySettings
 from tally_shared.consumer import Handler, run_worker
 from tally_shared.events import Envelope, Event, UserDeleted
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run as `python -m gateway.worker` this module is __main__.
+logger = logging.getLogger("gateway.worker")
 
 
 def apply_user_deleted(session: Session, event: UserDeleted, envelope: Envelope) -> None:
