@@ -9,7 +9,6 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
@@ -27,7 +26,7 @@ from tally_shared.events import Envelope, Event, UserRegistered
 from tally_shared.outbox import outbox_table, record_event
 from tally_shared.relay import OutboxRelay
 from tally_shared.settings import ServiceSettings
-from tally_shared.testing import AMQP_URL, database_url_for_tests, delete_namespace, unique_namespace
+from tally_shared.testing import AMQP_URL, TcpProxy, database_url_for_tests, delete_namespace, unique_namespace
 
 SERVICE = "backbone"
 DATABASE_URL = database_url_for_tests(SERVICE)
@@ -88,14 +87,14 @@ async def settings() -> AsyncIterator[ServiceSettings]:
 
 
 @pytest.fixture
-async def proxy() -> AsyncIterator["TcpProxy"]:
+async def proxy() -> AsyncIterator[TcpProxy]:
     proxy = TcpProxy()
     await proxy.open()
     yield proxy
     await proxy.close()
 
 
-def through(proxy: "TcpProxy", settings: ServiceSettings) -> ServiceSettings:
+def through(proxy: TcpProxy, settings: ServiceSettings) -> ServiceSettings:
     """The same service, reaching RabbitMQ only through `proxy`."""
     return settings.model_copy(update={"amqp_url": SecretStr(proxy.amqp_url)})
 
@@ -207,64 +206,3 @@ def consumer(
 def scalar(database: Database, sql: str) -> Any:
     with database.transaction() as session:
         return session.execute(text(sql)).scalar()
-
-
-class TcpProxy:
-    """A TCP hop in front of RabbitMQ that a test can cut and restore: "the broker is unreachable"
-    without stopping the real broker that everyone else on the machine uses."""
-
-    def __init__(self, broker_url: str = AMQP_URL) -> None:
-        self._broker_url = urlsplit(broker_url)
-        self.port: int | None = None
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.StreamWriter] = set()
-
-    @property
-    def amqp_url(self) -> str:
-        """The broker's URL, through the proxy."""
-        credentials = self._broker_url.netloc.rpartition("@")[0]
-        return self._broker_url._replace(netloc=f"{credentials}@127.0.0.1:{self.port}").geturl()
-
-    async def open(self) -> None:
-        """Listen (again, on the same port once it has one) and forward to the broker."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port or 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        """Refuse new connections and cut the existing ones."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        for writer in list(self._pipes):
-            writer.transport.abort()
-        self._pipes.clear()
-        if server is not None:
-            await server.wait_closed()
-
-    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            broker_reader, broker_writer = await asyncio.open_connection(
-                self._broker_url.hostname, self._broker_url.port or 5672
-            )
-        except OSError:
-            client_writer.transport.abort()
-            return
-        if self._server is None:  # closed while this connection was being made
-            client_writer.transport.abort()
-            broker_writer.transport.abort()
-            return
-        self._pipes.update({client_writer, broker_writer})
-        await asyncio.gather(
-            self._pipe(client_reader, broker_writer),
-            self._pipe(broker_reader, client_writer),
-            return_exceptions=True,
-        )
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.transport.abort()
-            self._pipes.discard(writer)

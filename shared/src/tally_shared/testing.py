@@ -1,4 +1,5 @@
-"""Test support: a database of its own for the test run, and a broker namespace per test.
+"""Test support: a database of its own for the test run, a broker namespace per test, and a
+TCP proxy in front of the broker that a test can cut.
 
 Tests never touch `make run`'s data: they use the `tally_test` database (or
 TALLY_TEST_DATABASE) with the same per-service roles and schemas, and
@@ -6,9 +7,11 @@ exchange/queue names under a fresh namespace that is deleted afterwards.
 Nothing here skips: if PostgreSQL or RabbitMQ is missing, the tests fail.
 """
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 from alembic import command
@@ -54,3 +57,64 @@ async def delete_namespace(namespace: str, services: list[str]) -> None:
             await channel.queue_delete(topology.dead_letter_queue(service))
         await channel.exchange_delete(topology.events_exchange)
         await channel.exchange_delete(topology.dead_letter_exchange)
+
+
+class TcpProxy:
+    """A TCP hop in front of RabbitMQ that a test can cut and restore: "the broker is unreachable"
+    without stopping the real broker that everyone else on the machine uses."""
+
+    def __init__(self, broker_url: str = AMQP_URL) -> None:
+        self._broker_url = urlsplit(broker_url)
+        self.port: int | None = None
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    @property
+    def amqp_url(self) -> str:
+        """The broker's URL, through the proxy."""
+        credentials = self._broker_url.netloc.rpartition("@")[0]
+        return self._broker_url._replace(netloc=f"{credentials}@127.0.0.1:{self.port}").geturl()
+
+    async def open(self) -> None:
+        """Listen (again, on the same port once it has one) and forward to the broker."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port or 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Refuse new connections and cut the existing ones."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in list(self._pipes):
+            writer.transport.abort()
+        self._pipes.clear()
+        if server is not None:
+            await server.wait_closed()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            broker_reader, broker_writer = await asyncio.open_connection(
+                self._broker_url.hostname, self._broker_url.port or 5672
+            )
+        except OSError:
+            client_writer.transport.abort()
+            return
+        if self._server is None:  # closed while this connection was being made
+            client_writer.transport.abort()
+            broker_writer.transport.abort()
+            return
+        self._pipes.update({client_writer, broker_writer})
+        await asyncio.gather(
+            self._pipe(client_reader, broker_writer),
+            self._pipe(broker_reader, client_writer),
+            return_exceptions=True,
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+            self._pipes.discard(writer)
