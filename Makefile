@@ -5,26 +5,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared services/auth services/posts services/votes gateway
 SERVICES := auth posts votes
+# Every component that owns a schema and migrations: the services, and the
+# gateway (it remembers deleted users).
+MIGRATED := services/auth services/posts services/votes gateway
 
 # Each service's own database URL; by default one database, one role and schema per service.
 export AUTH_DATABASE_URL ?= postgresql+psycopg2://tally_auth:tally_auth@127.0.0.1:5432/tally
 export POSTS_DATABASE_URL ?= postgresql+psycopg2://tally_posts:tally_posts@127.0.0.1:5432/tally
 export VOTES_DATABASE_URL ?= postgresql+psycopg2://tally_votes:tally_votes@127.0.0.1:5432/tally
+export GATEWAY_DATABASE_URL ?= postgresql+psycopg2://tally_gateway:tally_gateway@127.0.0.1:5432/tally
 export TALLY_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export GATEWAY_HOST ?= 127.0.0.1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-DATABASE_URLS = auth=$(AUTH_DATABASE_URL) posts=$(POSTS_DATABASE_URL) votes=$(VOTES_DATABASE_URL)
+DATABASE_URLS = auth=$(AUTH_DATABASE_URL) posts=$(POSTS_DATABASE_URL) votes=$(VOTES_DATABASE_URL) gateway=$(GATEWAY_DATABASE_URL)
 
 # The test run's own database: created by the tests, dropped at the end.
 export TALLY_TEST_DATABASE ?= tally_test
-TEST_DATABASE_URLS = $(foreach s,$(SERVICES),$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
+TEST_DATABASE_URLS = $(foreach s,$(SERVICES) gateway,$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: help install preflight database migrate run test test-unit test-integration test-e2e lint clean
+.PHONY: help install preflight database migrate run test reconcile bench lint clean
 
 help:
 	@echo "make run    install what is missing, migrate, start the whole stack on http://127.0.0.1:8000"
 	@echo "make test   every test, against the real PostgreSQL and RabbitMQ, in a database of its own"
+	@echo "make reconcile  recompute every post's vote count from the votes service (stack running)"
+	@echo "make bench  load 1,000 users, 100,000 posts, 1,000,000 votes and measure (prints figures)"
 	@echo "make lint   ruff"
 
 install: $(VENV)/.installed
@@ -42,7 +48,7 @@ database: preflight
 	@$(BIN)/python -m tally_shared.dbsetup $(DATABASE_URLS)
 
 migrate: database
-	@set -e; for s in $(SERVICES); do echo "migrating $$s"; (cd services/$$s && $(CURDIR)/$(BIN)/alembic upgrade head); done
+	@set -e; for component in $(MIGRATED); do echo "migrating $$component"; (cd $$component && $(CURDIR)/$(BIN)/alembic upgrade head); done
 
 run: migrate
 	@echo
@@ -63,6 +69,15 @@ test: preflight
 	done; \
 	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \
 	exit $$status
+
+# Recomputes counts from the votes service's truth, against the running stack;
+# schedule it with cron, or run `python -m posts.reconcile --every 3600`.
+reconcile: install
+	@$(BIN)/python -m posts.reconcile
+
+bench: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk
+	@$(BIN)/python -m bench
 
 lint: install
 	$(BIN)/ruff check .

@@ -94,9 +94,9 @@ def wait_until_ready(stack: Stack) -> None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Stack]:
-    database_urls = {
-        service: prepare_service_database(service, ROOT / "services" / service / "alembic.ini") for service in SERVICES
-    }
+    alembic_configs = {service: ROOT / "services" / service / "alembic.ini" for service in SERVICES}
+    alembic_configs["gateway"] = ROOT / "gateway" / "alembic.ini"
+    database_urls = {name: prepare_service_database(name, config) for name, config in alembic_configs.items()}
     ports = {name: free_port() for name in ("gateway", *SERVICES)}
     service_urls = {service: f"http://127.0.0.1:{ports[service]}" for service in SERVICES}
     namespace = unique_namespace()
@@ -106,7 +106,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "TALLY_ENVIRONMENT": "test",
         "TALLY_EVENT_NAMESPACE": namespace,
         "AUTH_JWT_KEYS_DIR": str(keys_dir),
-        **{f"{service.upper()}_DATABASE_URL": url for service, url in database_urls.items()},
+        **{f"{name.upper()}_DATABASE_URL": url for name, url in database_urls.items()},
         **{f"GATEWAY_{service.upper()}_URL": url for service, url in service_urls.items()},
         "POSTS_VOTES_URL": service_urls["votes"],
         "VOTES_POSTS_URL": service_urls["posts"],
@@ -121,7 +121,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     )
     for service in SERVICES:
         stack.start(service, uvicorn(f"{service}.app", ports[service]))
-    for process in ("auth.relay", "posts.relay", "posts.worker", "votes.relay", "votes.worker"):
+    for process in ("auth.relay", "posts.relay", "posts.worker", "votes.relay", "votes.worker", "gateway.worker"):
         stack.start(process.replace(".", "-"), [sys.executable, "-m", process])
     stack.start("gateway", uvicorn("gateway.app", ports["gateway"]))
     try:
@@ -130,7 +130,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     finally:
         for name in list(stack.processes):
             stack.stop(name)
-        asyncio.run(delete_namespace(namespace, ["posts", "votes"]))
+        asyncio.run(delete_namespace(namespace, ["posts", "votes", "gateway"]))
 
 
 @pytest.fixture

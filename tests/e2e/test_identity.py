@@ -6,38 +6,17 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 
 import httpx
 import jwt
 import pytest
+from accounts import PASSWORD, bearer, login, register
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
 from tally_shared.settings import TallySettings
-
-PASSWORD = "correct horse battery"
-
-
-def register(gateway: httpx.Client, email: str | None = None) -> dict:
-    email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
-    response = gateway.post("/users", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def login(gateway: httpx.Client, email: str) -> str:
-    response = gateway.post("/login", data={"username": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["token_type"] == "bearer"
-    return body["access_token"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_register_login_and_who_am_i(gateway):
