@@ -25,10 +25,17 @@ def database() -> Iterator[Database]:
 
 
 @pytest.fixture(autouse=True)
-def no_revocations(database: Database) -> None:
-    """Every test starts with nobody revoked and no event applied."""
-    with database.transaction() as session:
-        session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox RESTART IDENTITY"))
+def no_revocations(database: Database) -> Iterator[None]:
+    """Every test starts with nobody revoked and no event applied, and leaves it so: the
+    end-to-end suite shares the test database, and its users' ids are small numbers too."""
+
+    def forget_revocations() -> None:
+        with database.transaction() as session:
+            session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox RESTART IDENTITY"))
+
+    forget_revocations()
+    yield
+    forget_revocations()
 
 
 @pytest.fixture

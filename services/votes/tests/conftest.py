@@ -1,5 +1,56 @@
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tally_shared.testing import prepare_service_database
 
 DATABASE_URL = prepare_service_database("votes", Path(__file__).parents[1] / "alembic.ini")
+
+from tally_shared.internal_client import InternalClient  # noqa: E402
+from votes.app import create_app  # noqa: E402  (needs the test database URL set above)
+from votes.settings import VotesSettings  # noqa: E402
+
+
+class FakePostsService:
+    """The posts service's internal route, answering from a dict; `None` plays a service that is down."""
+
+    def __init__(self) -> None:
+        self.posts: dict[int, dict] | None = {}
+        self.asked: list[int] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        post_id = int(request.url.path.rsplit("/", 1)[1])
+        self.asked.append(post_id)
+        if self.posts is None:
+            return httpx.Response(503, json={"detail": "down"})
+        if post_id not in self.posts:
+            return httpx.Response(404, json={"detail": "Post not found"})
+        return httpx.Response(200, json=self.posts[post_id])
+
+
+@pytest.fixture
+def posts_service() -> FakePostsService:
+    return FakePostsService()
+
+
+@pytest.fixture
+def app(posts_service: FakePostsService) -> Iterator:
+    settings = VotesSettings(database_url=DATABASE_URL)
+    app = create_app(settings)
+    app.state.posts_service = InternalClient(
+        "http://posts", settings, transport=httpx.MockTransport(posts_service.handle)
+    )
+    with app.state.database.transaction() as session:
+        session.execute(text("TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox"))
+    yield app
+    app.state.database.dispose()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://votes") as client:
+        yield client
