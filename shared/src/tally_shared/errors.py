@@ -42,6 +42,12 @@ class NotAuthenticatedError(DomainError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class AccountDeletedError(NotAuthenticatedError):
+    """The caller's account was deleted; their token is still valid until the gateway hears of it."""
+
+    detail = "This account has been deleted"
+
+
 class UnavailableError(DomainError):
     status_code = 503
     detail = "Service temporarily unavailable, try again"

@@ -7,7 +7,7 @@ from posts import repository
 from posts.models import outbox
 from posts.repository import FeedOrder
 from posts.schemas import Owner, PostIn, PostRead, PostWithVotes
-from tally_shared.errors import ForbiddenError, NotAuthenticatedError, NotFoundError
+from tally_shared.errors import AccountDeletedError, ForbiddenError, NotFoundError
 from tally_shared.events import Event, PostCreated, PostDeleted, PostUpdated
 from tally_shared.identity import Caller
 from tally_shared.outbox import record_event
@@ -21,10 +21,6 @@ class PostNotFoundError(NotFoundError):
 
 class NotPostOwnerError(ForbiddenError):
     detail = "Not authorized to perform requested action"
-
-
-class DeletedUserError(NotAuthenticatedError):
-    detail = "This account has been deleted"
 
 
 def _post(row: Row) -> PostRead:
@@ -70,7 +66,7 @@ def create(session: Session, caller: Caller, post: PostIn) -> PostRead:
     # from the gateway's identity if `user.registered` has not arrived yet.
     owner = repository.ensure_user(session, user_id=caller.user_id, email=caller.email)
     if owner.deleted_at is not None:
-        raise DeletedUserError()
+        raise AccountDeletedError()
     post_id = repository.add_post(
         session, owner_id=caller.user_id, title=post.title, content=post.content, published=post.published
     )

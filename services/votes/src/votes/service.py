@@ -5,7 +5,7 @@ import logging
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from tally_shared.errors import ConflictError, NotAuthenticatedError, NotFoundError, UnavailableError
+from tally_shared.errors import AccountDeletedError, ConflictError, NotFoundError, UnavailableError
 from tally_shared.events import VoteCast, VoteRetracted
 from tally_shared.identity import Caller
 from tally_shared.internal_client import InternalClient, ServiceUnavailableError
@@ -30,10 +30,6 @@ class AlreadyVotedError(ConflictError):
 
 class VoteNotFoundError(NotFoundError):
     detail = "Vote does not exist"
-
-
-class DeletedUserError(NotAuthenticatedError):
-    detail = "This account has been deleted"
 
 
 class PostsServiceUnavailableError(UnavailableError):
@@ -73,7 +69,7 @@ def _known_post(session: Session, post_id: int, posts_service: InternalClient) -
 def vote(session: Session, caller: Caller, *, post_id: int, direction: int, posts_service: InternalClient) -> str:
     repository.lock_voter(session, caller.user_id)
     if repository.is_deleted_user(session, caller.user_id):
-        raise DeletedUserError()
+        raise AccountDeletedError()
     post = _known_post(session, post_id, posts_service)
     # Someone else's draft does not exist, as far as the caller can tell.
     if post is None or post.deleted or not (post.published or post.owner_id == caller.user_id):
