@@ -16,6 +16,8 @@ export VOTES_DATABASE_URL ?= postgresql+psycopg2://tally_votes:tally_votes@127.0
 export GATEWAY_DATABASE_URL ?= postgresql+psycopg2://tally_gateway:tally_gateway@127.0.0.1:5432/tally
 export TALLY_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export GATEWAY_HOST ?= 127.0.0.1
+# `make run REPLICAS=3`: three of every API behind the gateway, and three of every relay and worker.
+REPLICAS ?= 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DATABASE_URLS = auth=$(AUTH_DATABASE_URL) posts=$(POSTS_DATABASE_URL) votes=$(VOTES_DATABASE_URL) gateway=$(GATEWAY_DATABASE_URL)
 
@@ -55,9 +57,11 @@ run: migrate
 	@echo "Tally is starting (Ctrl-C stops everything):"
 	@echo "  API and Swagger UI  http://$(GATEWAY_HOST):8000/docs"
 	@echo "  gateway health      http://$(GATEWAY_HOST):8000/readyz"
-	@echo "  services (internal) auth :8001, posts :8002, votes :8003"
+	@echo "  services (internal) auth :8001, posts :8002, votes :8003 ($(REPLICAS) of each; more on +10, +20, ...)"
 	@echo
-	@$(BIN)/honcho start -f Procfile
+	@mkdir -p var && $(BIN)/python tools/procfile.py $(REPLICAS) > var/Procfile
+	@# -e /dev/null: a .env written for docker compose must not leak into the local processes.
+	@$(BIN)/honcho start -f var/Procfile -d . -e /dev/null
 
 # Each package's tests run on their own (each has its own conftest); the test
 # database is dropped first and last, so no run sees another's data.
