@@ -75,6 +75,11 @@ class TcpProxy:
         credentials = self._broker_url.netloc.rpartition("@")[0]
         return self._broker_url._replace(netloc=f"{credentials}@127.0.0.1:{self.port}").geturl()
 
+    @property
+    def connections(self) -> int:
+        """How many client connections it is forwarding right now."""
+        return len(self._pipes) // 2
+
     async def open(self) -> None:
         """Listen (again, on the same port once it has one) and forward to the broker."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port or 0)
