@@ -26,7 +26,7 @@ export TALLY_TEST_DATABASE ?= tally_test
 TEST_DATABASE_URLS = $(foreach s,$(SERVICES) gateway,$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: help install preflight database migrate run test reconcile bench lint clean
+.PHONY: help install deploy-tools preflight database migrate run test reconcile bench lint clean
 
 help:
 	@echo "make run    install what is missing, migrate, start the whole stack on http://127.0.0.1:8000"
@@ -37,11 +37,16 @@ help:
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'shared[test]' $(foreach p,$(filter-out shared,$(PACKAGES)),-e $(p)) honcho ruff
+	$(BIN)/pip install --quiet -e 'shared[test]' $(foreach p,$(filter-out shared,$(PACKAGES)),-e $(p)) -r requirements-dev.txt
 	@touch $@
+
+# docker-compose (Debian's package) resolves the compose file offline for tests/deploy.
+deploy-tools:
+	@command -v docker-compose >/dev/null || apt-get install -y -q docker-compose >/dev/null \
+		|| echo "could not install docker-compose (Debian package); the compose checks will fail until it is installed"
 
 preflight: install
 	@$(BIN)/python -m tally_shared.preflight "$(AUTH_DATABASE_URL)" "$(TALLY_AMQP_URL)"
@@ -65,10 +70,10 @@ run: migrate
 
 # Each package's tests run on their own (each has its own conftest); the test
 # database is dropped first and last, so no run sees another's data.
-test: preflight
+test: preflight deploy-tools
 	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
-	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e; do \
+	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e tests/deploy; do \
 		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
 	done; \
 	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \
