@@ -19,6 +19,10 @@ def api_port(service: str, replica: int) -> int:
     return SERVICES[service] + PORT_STEP * replica
 
 
+def replica_urls(service: str, replicas: int) -> str:
+    return ",".join(f"http://127.0.0.1:{api_port(service, replica)}" for replica in range(replicas))
+
+
 def uvicorn(app: str, host: str, port: int) -> str:
     return f"uvicorn --factory {app}:create_app --host {host} --port {port} --no-access-log"
 
@@ -29,16 +33,14 @@ def procfile(replicas: int) -> str:
 
     gateway = uvicorn("gateway.app", "$GATEWAY_HOST", 8000)
     if replicas > 1:
-        upstreams = " ".join(
-            f"GATEWAY_{service.upper()}_URL="
-            + ",".join(f"http://127.0.0.1:{api_port(service, r)}" for r in range(replicas))
-            for service in SERVICES
-        )
+        upstreams = " ".join(f"GATEWAY_{service.upper()}_URL={replica_urls(service, replicas)}" for service in SERVICES)
         gateway = f"env {upstreams} {gateway}"
     lines = [f"gateway: {gateway}", "gateway-worker: python -m gateway.worker"]
     for service in SERVICES:
         for replica in range(replicas):
             command = uvicorn(f"{service}.app", "127.0.0.1", api_port(service, replica))
+            if service == "votes" and replicas > 1:
+                command = f"env VOTES_POSTS_URL={replica_urls('posts', replicas)} {command}"
             lines.append(f"{numbered(service, replica)}: {command}")
         for process in EVENT_PROCESSES[service]:
             for replica in range(replicas):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
+from tally_shared.testing import TEST_DATABASE, delete_namespace, prepare_service_database, unique_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "posts", "votes")
@@ -31,14 +32,26 @@ def free_port() -> int:
 
 @dataclass
 class Stack:
-    gateway_url: str
-    service_urls: dict[str, str]
+    """The stack's processes; with replicas, every API, relay and worker runs `replicas` times,
+    named `posts-1`, `posts-2`, `posts-worker-1`, ... (with one, plainly `posts`, `posts-worker`)."""
+
+    gateway_urls: list[str]
+    service_urls: dict[str, list[str]]
     database_urls: dict[str, str]
     keys_dir: Path
     logs_dir: Path
     env: dict[str, str]
+    replicas: int = 1
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway_urls[0]
+
+    def names(self, process: str) -> list[str]:
+        """The names under which `process` (say `posts-worker`) runs."""
+        return [process] if self.replicas == 1 else [f"{process}-{r}" for r in range(1, self.replicas + 1)]
 
     def start(self, name: str, command: list[str] | None = None) -> None:
         """Start a process; without `command`, start again the one last started under `name`."""
@@ -74,14 +87,16 @@ def uvicorn(module: str, port: int) -> list[str]:
     ]
 
 
-def wait_until_ready(stack: Stack) -> None:
+def wait_until_ready(stack: Stack, url: str | None = None) -> None:
+    """Until the gateway (or the process at `url`) says it is ready; fails at once if a process died."""
+    url = url or stack.gateway_url
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         for name, process in stack.processes.items():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{stack.log(name)[-3000:]}")
         try:
-            if httpx.get(f"{stack.gateway_url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -92,13 +107,18 @@ def wait_until_ready(stack: Stack) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Iterator[Stack]:
+EVENT_PROCESSES = ("auth.relay", "posts.relay", "posts.worker", "votes.relay", "votes.worker", "gateway.worker")
+
+
+@contextmanager
+def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_DATABASE) -> Iterator[Stack]:
+    """Starts every process of the stack (`replicas` of each, and as many gateways), as
+    `make run REPLICAS=...` does, on free ports, in `database` and a broker namespace of its own."""
     alembic_configs = {service: ROOT / "services" / service / "alembic.ini" for service in SERVICES}
     alembic_configs["gateway"] = ROOT / "gateway" / "alembic.ini"
-    database_urls = {name: prepare_service_database(name, config) for name, config in alembic_configs.items()}
-    ports = {name: free_port() for name in ("gateway", *SERVICES)}
-    service_urls = {service: f"http://127.0.0.1:{ports[service]}" for service in SERVICES}
+    database_urls = {name: prepare_service_database(name, config, database) for name, config in alembic_configs.items()}
+    ports = {name: [free_port() for _ in range(replicas)] for name in ("gateway", *SERVICES)}
+    service_urls = {service: [f"http://127.0.0.1:{port}" for port in ports[service]] for service in SERVICES}
     namespace = unique_namespace()
     keys_dir = tmp_path_factory.mktemp("keys")
     env = {
@@ -107,30 +127,41 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "TALLY_EVENT_NAMESPACE": namespace,
         "AUTH_JWT_KEYS_DIR": str(keys_dir),
         **{f"{name.upper()}_DATABASE_URL": url for name, url in database_urls.items()},
-        **{f"GATEWAY_{service.upper()}_URL": url for service, url in service_urls.items()},
-        "POSTS_VOTES_URL": service_urls["votes"],
-        "VOTES_POSTS_URL": service_urls["posts"],
+        **{f"GATEWAY_{service.upper()}_URL": ",".join(urls) for service, urls in service_urls.items()},
+        "POSTS_VOTES_URL": ",".join(service_urls["votes"]),
+        "VOTES_POSTS_URL": ",".join(service_urls["posts"]),
     }
     stack = Stack(
-        gateway_url=f"http://127.0.0.1:{ports['gateway']}",
+        gateway_urls=[f"http://127.0.0.1:{port}" for port in ports["gateway"]],
         service_urls=service_urls,
         database_urls=database_urls,
         keys_dir=keys_dir,
         logs_dir=tmp_path_factory.mktemp("logs"),
         env=env,
+        replicas=replicas,
     )
     for service in SERVICES:
-        stack.start(service, uvicorn(f"{service}.app", ports[service]))
-    for process in ("auth.relay", "posts.relay", "posts.worker", "votes.relay", "votes.worker", "gateway.worker"):
-        stack.start(process.replace(".", "-"), [sys.executable, "-m", process])
-    stack.start("gateway", uvicorn("gateway.app", ports["gateway"]))
+        for name, port in zip(stack.names(service), ports[service], strict=True):
+            stack.start(name, uvicorn(f"{service}.app", port))
+    for process in EVENT_PROCESSES:
+        for name in stack.names(process.replace(".", "-")):
+            stack.start(name, [sys.executable, "-m", process])
+    for name, port in zip(stack.names("gateway"), ports["gateway"], strict=True):
+        stack.start(name, uvicorn("gateway.app", port))
     try:
-        wait_until_ready(stack)
+        for url in stack.gateway_urls:
+            wait_until_ready(stack, url)
         yield stack
     finally:
         for name in list(stack.processes):
             stack.stop(name)
         asyncio.run(delete_namespace(namespace, ["posts", "votes", "gateway"]))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    with launched_stack(tmp_path_factory) as stack:
+        yield stack
 
 
 @pytest.fixture

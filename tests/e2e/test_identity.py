@@ -149,7 +149,7 @@ def test_spoofed_identity_headers_never_change_the_caller(gateway, genuine):
 
 def test_a_service_reached_directly_trusts_no_forged_identity(stack, genuine):
     victim_id = genuine["user"]["id"]
-    auth = stack.service_urls["auth"]
+    auth = stack.service_urls["auth"][0]
     forged = [
         {"X-User-Id": str(victim_id)},
         {IDENTITY_HEADER: sign_identity(Caller(victim_id, "x@example.com"), "not-the-internal-secret-but-long-enough")},

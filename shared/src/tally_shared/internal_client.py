@@ -5,6 +5,7 @@ the caller proves it is a Tally service with `X-Tally-Service` and passes the
 request id along, so one request can be followed across services in the logs.
 """
 
+import itertools
 from typing import Any
 
 import httpx
@@ -19,9 +20,14 @@ class ServiceUnavailableError(Exception):
 
 
 class InternalClient:
-    def __init__(self, base_url: str, settings: ServiceSettings, *, timeout: float = 3.0, transport=None) -> None:
+    """A client of one service; `base_urls` may list replicas, separated by commas, tried in turn
+    when one refuses the connection (as the gateway does)."""
+
+    def __init__(self, base_urls: str, settings: ServiceSettings, *, timeout: float = 3.0, transport=None) -> None:
         self._settings = settings
-        self._client = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        self._base_urls = [url.strip().rstrip("/") for url in base_urls.split(",") if url.strip()]
+        self._turn = itertools.count()
+        self._client = httpx.Client(timeout=timeout, transport=transport)
 
     def request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
         """The response, for any status below 500; ServiceUnavailableError otherwise."""
@@ -31,10 +37,17 @@ class InternalClient:
         request_id = request_id_var.get()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
-        try:
-            response = self._client.request(method, path, json=json, headers=headers)
-        except httpx.HTTPError as error:
-            raise ServiceUnavailableError(f"{method} {path}: {error!r}") from error
+        start = next(self._turn) % len(self._base_urls)
+        for base_url in self._base_urls[start:] + self._base_urls[:start]:
+            try:
+                response = self._client.request(method, base_url + path, json=json, headers=headers)
+                break
+            except httpx.ConnectError as error:
+                last_error = error  # nothing reached this replica: the next may take the request
+            except httpx.HTTPError as error:
+                raise ServiceUnavailableError(f"{method} {path}: {error!r}") from error
+        else:
+            raise ServiceUnavailableError(f"{method} {path}: {last_error!r}")
         if response.status_code >= 500:
             raise ServiceUnavailableError(f"{method} {path}: HTTP {response.status_code}")
         return response

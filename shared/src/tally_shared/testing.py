@@ -26,13 +26,13 @@ AMQP_URL = os.environ.get("TALLY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"
 POSTGRES_HOST = os.environ.get("TALLY_TEST_POSTGRES_HOST", "127.0.0.1:5432")
 
 
-def database_url_for_tests(service: str) -> str:
-    return f"postgresql+psycopg2://tally_{service}:tally_{service}@{POSTGRES_HOST}/{TEST_DATABASE}"
+def database_url_for_tests(service: str, database: str = TEST_DATABASE) -> str:
+    return f"postgresql+psycopg2://tally_{service}:tally_{service}@{POSTGRES_HOST}/{database}"
 
 
-def prepare_service_database(service: str, alembic_ini: Path) -> str:
+def prepare_service_database(service: str, alembic_ini: Path, database: str = TEST_DATABASE) -> str:
     """Create the test database, role and schema if missing, migrate it, and return its URL."""
-    url = database_url_for_tests(service)
+    url = database_url_for_tests(service, database)
     admin_url = make_url(os.environ.get("TALLY_ADMIN_DATABASE_URL", dbsetup.DEFAULT_ADMIN_URL))
     dbsetup.prepare(admin_url, {service: make_url(url)})
     os.environ[f"{service.upper()}_DATABASE_URL"] = url
