@@ -130,6 +130,8 @@ def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_
         **{f"GATEWAY_{service.upper()}_URL": ",".join(urls) for service, urls in service_urls.items()},
         "POSTS_VOTES_URL": ",".join(service_urls["votes"]),
         "VOTES_POSTS_URL": ",".join(service_urls["posts"]),
+        # Every test client is 127.0.0.1: a limit per client high enough for the load tests.
+        "GATEWAY_RATE_LIMIT_PER_SECOND": "100000",
     }
     stack = Stack(
         gateway_urls=[f"http://127.0.0.1:{port}" for port in ports["gateway"]],

@@ -13,10 +13,11 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import CredentialsUncheckableError, InvalidCredentialsError, NotFoundError
+from gateway.errors import CredentialsUncheckableError, InvalidCredentialsError, NotFoundError, TooManyRequestsError
 from gateway.jwt import InvalidTokenError, TokenVerifier
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy import Proxy, read_body, upstream_request_headers
+from gateway.ratelimit import RateLimiter
 from gateway.revocations import RevocationList, kept_fresh
 from gateway.routing import (
     EXACT_ROUTES,
@@ -155,8 +156,18 @@ def _add_documentation_routes(app: FastAPI) -> None:
 
 def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
     secret = settings.internal_secret.get_secret_value()
+    limiter = (
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        if settings.rate_limit_per_second
+        else None
+    )
 
     async def proxied(request: Request) -> Response:
+        if limiter is not None:
+            client = request.client.host if request.client else "unknown"
+            retry_after = limiter.retry_after(client)
+            if retry_after is not None:
+                raise TooManyRequestsError(retry_after)
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         path = normalize_path(raw_path.decode("latin-1"))
         service = service_for(path)

@@ -8,6 +8,7 @@ __all__ = [
     "InvalidCredentialsError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "TooManyRequestsError",
     "ServiceUnavailableError",
 ]
 
@@ -41,3 +42,12 @@ class BadGatewayError(DomainError):
 
     def __init__(self, service: str) -> None:
         super().__init__(f"The {service} service sent an invalid response")
+
+
+class TooManyRequestsError(DomainError):
+    status_code = 429
+    detail = "Too many requests; slow down"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.headers = {"Retry-After": str(retry_after)}

@@ -32,6 +32,9 @@ class GatewaySettings(ServiceSettings):
     jwks_refresh_min_interval: float = Field(default=10.0, ge=0, validation_alias="GATEWAY_JWKS_REFRESH_MIN_INTERVAL")
     clock_skew_seconds: int = Field(default=10, ge=0, validation_alias="GATEWAY_CLOCK_SKEW_SECONDS")
     # How often each gateway reads the revocations written since its last read.
+    # Requests a second each client (by address) may make on average, and at once; 0 turns the limit off.
+    rate_limit_per_second: float = Field(default=100.0, ge=0, validation_alias="GATEWAY_RATE_LIMIT_PER_SECOND")
+    rate_limit_burst: int = Field(default=200, ge=1, validation_alias="GATEWAY_RATE_LIMIT_BURST")
     revocation_refresh_seconds: float = Field(default=0.5, gt=0, validation_alias="GATEWAY_REVOCATION_REFRESH_SECONDS")
 
     @field_validator("cors_origins", mode="before")
