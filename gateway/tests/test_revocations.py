@@ -10,12 +10,12 @@ from gateway_events import publish, running_worker, user_deleted
 from gateway_fakes import FakeServices, SigningKey, gateway_client
 from pydantic import SecretStr
 from sqlalchemy import insert, text
-from tcp_proxy import TcpProxy
 
 from gateway.models import revoked_users
 from gateway.revocations import GAP_RECHECK_SECONDS, MAX_GAPS, RevocationList
 from gateway.settings import GatewaySettings
 from tally_shared.database import Database
+from tally_shared.testing import TcpProxy
 
 REVOKED, OTHER = 7, 8
 # Generous: these waits end as soon as the condition holds, and only bound a failure.
@@ -71,7 +71,7 @@ def revocation_log() -> Iterator[ListHandler]:
 
 @pytest.fixture
 async def database_proxy(settings: GatewaySettings) -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy.to_database(settings.database_url.get_secret_value())
+    proxy = TcpProxy(settings.database_url.get_secret_value())
     await proxy.open()
     yield proxy
     await proxy.close()
@@ -79,8 +79,7 @@ async def database_proxy(settings: GatewaySettings) -> AsyncIterator[TcpProxy]:
 
 def through(proxy: TcpProxy, settings: GatewaySettings) -> GatewaySettings:
     """The same gateway, reaching PostgreSQL only through `proxy`."""
-    url = proxy.database_url(settings.database_url.get_secret_value())
-    return settings.model_copy(update={"database_url": SecretStr(url)})
+    return settings.model_copy(update={"database_url": SecretStr(proxy.url)})
 
 
 async def test_a_revoked_users_token_is_refused_and_anothers_passes(

@@ -96,7 +96,7 @@ async def proxy() -> AsyncIterator[TcpProxy]:
 
 def through(proxy: TcpProxy, settings: ServiceSettings) -> ServiceSettings:
     """The same service, reaching RabbitMQ only through `proxy`."""
-    return settings.model_copy(update={"amqp_url": SecretStr(proxy.amqp_url)})
+    return settings.model_copy(update={"amqp_url": SecretStr(proxy.url)})
 
 
 def user_registered(user_id: int, email: str | None = None) -> UserRegistered:

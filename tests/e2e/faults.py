@@ -146,7 +146,7 @@ class BrokerProxy:
 
     @property
     def amqp_url(self) -> str:
-        return self._proxy.amqp_url
+        return self._proxy.url
 
     @property
     def connections(self) -> int:

@@ -60,20 +60,25 @@ async def delete_namespace(namespace: str, services: list[str]) -> None:
 
 
 class TcpProxy:
-    """A TCP hop in front of RabbitMQ that a test can cut and restore: "the broker is unreachable"
-    without stopping the real broker that everyone else on the machine uses."""
+    """A TCP hop in front of a server (RabbitMQ by default, or PostgreSQL) that a test can cut and
+    restore: "the broker (or database) is unreachable" without stopping the real server that
+    everyone else on the machine uses."""
 
-    def __init__(self, broker_url: str = AMQP_URL) -> None:
-        self._broker_url = urlsplit(broker_url)
+    _DEFAULT_PORTS = {"amqp": 5672, "postgresql": 5432}
+
+    def __init__(self, target_url: str = AMQP_URL) -> None:
+        self._target_url = urlsplit(target_url)
+        scheme = self._target_url.scheme.partition("+")[0]
+        self._target = (self._target_url.hostname or "127.0.0.1", self._target_url.port or self._DEFAULT_PORTS[scheme])
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
 
     @property
-    def amqp_url(self) -> str:
-        """The broker's URL, through the proxy."""
-        credentials = self._broker_url.netloc.rpartition("@")[0]
-        return self._broker_url._replace(netloc=f"{credentials}@127.0.0.1:{self.port}").geturl()
+    def url(self) -> str:
+        """The target's URL (credentials, database and all), through the proxy."""
+        credentials = self._target_url.netloc.rpartition("@")[0]
+        return self._target_url._replace(netloc=f"{credentials}@127.0.0.1:{self.port}").geturl()
 
     @property
     def connections(self) -> int:
@@ -81,7 +86,7 @@ class TcpProxy:
         return len(self._pipes) // 2
 
     async def open(self) -> None:
-        """Listen (again, on the same port once it has one) and forward to the broker."""
+        """Listen (again, on the same port once it has one) and forward to the target."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port or 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -98,20 +103,18 @@ class TcpProxy:
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
-            broker_reader, broker_writer = await asyncio.open_connection(
-                self._broker_url.hostname, self._broker_url.port or 5672
-            )
+            target_reader, target_writer = await asyncio.open_connection(*self._target)
         except OSError:
             client_writer.transport.abort()
             return
         if self._server is None:  # closed while this connection was being made
             client_writer.transport.abort()
-            broker_writer.transport.abort()
+            target_writer.transport.abort()
             return
-        self._pipes.update({client_writer, broker_writer})
+        self._pipes.update({client_writer, target_writer})
         await asyncio.gather(
-            self._pipe(client_reader, broker_writer),
-            self._pipe(broker_reader, client_writer),
+            self._pipe(client_reader, target_writer),
+            self._pipe(target_reader, client_writer),
             return_exceptions=True,
         )
 
