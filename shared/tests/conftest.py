@@ -19,14 +19,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tally_shared import dbsetup
-from tally_shared.broker import Topology, declare_service_queue
+from tally_shared.broker import Topology
 from tally_shared.consumer import ConsumerTuning, EventConsumer, Handler, inbox_table
 from tally_shared.database import Database
 from tally_shared.events import Envelope, Event, UserRegistered
 from tally_shared.outbox import outbox_table, record_event
 from tally_shared.relay import OutboxRelay
 from tally_shared.settings import ServiceSettings
-from tally_shared.testing import AMQP_URL, TcpProxy, database_url_for_tests, delete_namespace, unique_namespace
+from tally_shared.testing import (
+    AMQP_URL,
+    TcpProxy,
+    database_url_for_tests,
+    declare_service_queue_for,
+    delete_namespace,
+    unique_namespace,
+)
 
 SERVICE = "backbone"
 DATABASE_URL = database_url_for_tests(SERVICE)
@@ -112,16 +119,7 @@ def commit_events(database: Database, user_ids: Iterable[int]) -> None:
 
 async def declare_queue(settings: ServiceSettings) -> None:
     """What the consumer declares at start-up, so published events have somewhere to go."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        await declare_service_queue(
-            channel,
-            Topology(settings.event_namespace),
-            SERVICE,
-            [UserRegistered.type],
-            delivery_limit=settings.event_delivery_limit,
-        )
+    await declare_service_queue_for(settings, [UserRegistered.type])
 
 
 def queue_name(settings: ServiceSettings) -> str:

@@ -1,31 +1,20 @@
 """The worker keeps the posts service's replica of users from `user.registered`, once per event."""
 
 import asyncio
-import json
 from datetime import UTC, datetime
 
-import aio_pika
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from posts.events import HANDLERS
 from posts.models import inbox, users
-from tally_shared.broker import Topology, declare_service_queue
 from tally_shared.consumer import EventConsumer
 from tally_shared.events import Envelope, UserRegistered
-from tally_shared.testing import AMQP_URL
+from tally_shared.testing import declare_service_queue_for, publish_envelopes
 
 
 async def publish(settings, envelope: Envelope, times: int = 1) -> None:
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.get_exchange(Topology(settings.event_namespace).events_exchange)
-        for _ in range(times):
-            await exchange.publish(
-                aio_pika.Message(json.dumps(envelope.model_dump(mode="json")).encode()),
-                routing_key=envelope.type,
-            )
+    await publish_envelopes(settings.event_namespace, envelope, times=times)
 
 
 def duplicates_skipped() -> float:
@@ -33,17 +22,7 @@ def duplicates_skipped() -> float:
 
 
 async def declare_posts_queue(settings) -> None:
-    """Declared as the worker does, so nothing published next can be unroutable."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        await declare_service_queue(
-            channel,
-            Topology(settings.event_namespace),
-            "posts",
-            sorted(t.type for t in HANDLERS),
-            delivery_limit=settings.event_delivery_limit,
-        )
+    await declare_service_queue_for(settings, (event_class.type for event_class in HANDLERS))
 
 
 async def wait_for(condition, timeout: float = 15.0):

@@ -10,6 +10,7 @@ Nothing here skips: if PostgreSQL or RabbitMQ is missing, the tests fail.
 import asyncio
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +20,9 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from tally_shared import dbsetup
-from tally_shared.broker import Topology
+from tally_shared.broker import Topology, declare_service_queue
+from tally_shared.events import Envelope
+from tally_shared.settings import ServiceSettings
 
 TEST_DATABASE = os.environ.get("TALLY_TEST_DATABASE", "tally_test")
 AMQP_URL = os.environ.get("TALLY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -57,6 +60,34 @@ async def delete_namespace(namespace: str, services: list[str]) -> None:
             await channel.queue_delete(topology.dead_letter_queue(service))
         await channel.exchange_delete(topology.events_exchange)
         await channel.exchange_delete(topology.dead_letter_exchange)
+
+
+async def declare_service_queue_for(settings: ServiceSettings, event_types: Iterable[str]) -> None:
+    """Declares the service's queue as its worker does, so nothing published next is unroutable."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        await declare_service_queue(
+            channel,
+            Topology(settings.event_namespace),
+            settings.service_name,
+            sorted(event_types),
+            delivery_limit=settings.event_delivery_limit,
+        )
+
+
+async def publish_envelopes(namespace: str, *envelopes: Envelope, times: int = 1) -> None:
+    """Publishes each envelope `times` times on the namespace's exchange, as a relay would."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(Topology(namespace).events_exchange)
+        for envelope in envelopes:
+            for _ in range(times):
+                await exchange.publish(
+                    aio_pika.Message(envelope.model_dump_json().encode(), message_id=str(envelope.id)),
+                    routing_key=envelope.type,
+                )
 
 
 class TcpProxy:
