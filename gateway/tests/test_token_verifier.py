@@ -1,5 +1,8 @@
 """The token verifier on its own, with a fake JWKS fetcher and clock."""
 
+import time
+
+import jwt as pyjwt
 import pytest
 from gateway_fakes import AUDIENCE, ISSUER, SigningKey
 
@@ -116,3 +119,26 @@ def test_a_jwks_keeps_only_usable_signing_keys():
     assert list(parse_jwks(jwks)) == ["ok"]
     assert parse_jwks({"keys": "nope"}) == {}
     assert parse_jwks({}) == {}
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(monkeypatch):
+    key = SigningKey(kid="a")
+    verifier = _verifier(FakeJwks(key), FakeClock())
+    now = time.time()
+    token = key.token(exp=int(now) + 60)
+    assert (await verifier.verify(token)).user_id == 7
+
+    decodes = []
+    monkeypatch.setattr(pyjwt, "decode", lambda *args, **kwargs: decodes.append(args))
+    assert (await verifier.verify(token)).user_id == 7  # from memory: no signature checked
+    assert decodes == []
+
+    def expired(*args, **kwargs):
+        decodes.append(args)
+        raise pyjwt.ExpiredSignatureError("Signature has expired")
+
+    monkeypatch.setattr(pyjwt, "decode", expired)
+    monkeypatch.setattr(time, "time", lambda: now + 60 + 11)  # past exp and the 10 s leeway
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(token)  # not from memory: checked again, and refused
+    assert len(decodes) == 1

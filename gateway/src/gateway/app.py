@@ -13,6 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.assertions import IdentityAssertions
 from gateway.errors import CredentialsUncheckableError, InvalidCredentialsError, NotFoundError, TooManyRequestsError
 from gateway.jwt import InvalidTokenError, TokenVerifier
 from gateway.openapi import MergedOpenAPI
@@ -32,7 +33,7 @@ from gateway.settings import GatewaySettings
 from tally_shared.database import Database
 from tally_shared.errors import install_error_handlers
 from tally_shared.http import ReadinessCheck, RequestContextMiddleware, operations_router
-from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header, sign_identity
+from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header
 from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def _add_documentation_routes(app: FastAPI) -> None:
 
 
 def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
-    secret = settings.internal_secret.get_secret_value()
+    assertions = IdentityAssertions(settings.internal_secret.get_secret_value())
     limiter = (
         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         if settings.rate_limit_per_second
@@ -179,7 +180,7 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
             headers[REQUEST_ID_HEADER] = request_id
         if not is_public(request.method, path):
             caller = await _authenticate(request)
-            headers[IDENTITY_HEADER] = sign_identity(caller, secret, request_id=request_id)
+            headers[IDENTITY_HEADER] = assertions.for_caller(caller)
         body = await read_body(request, settings.max_body_bytes)
         return await request.app.state.proxy.forward(
             service,

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # HS256 keyed with the public key and every other algorithm-confusion trick.
 ALLOWED_ALGORITHMS = ("EdDSA",)
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+MAX_VERIFIED_TOKENS = 100_000
 
 JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
 
@@ -51,9 +52,26 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._last_fetch: float | None = None
         self._refresh_lock = asyncio.Lock()
+        # Tokens already verified, with their `exp` and `kid`: a client sends the same token
+        # with every request, and checking a signature costs more than the rest of the request.
+        self._verified: dict[str, tuple[Caller, float, str]] = {}
 
     async def verify(self, token: str) -> Caller:
         """The caller the token names, or `InvalidTokenError`."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            caller, expires_at, kid = cached
+            # Still unexpired, and its key still published (a removed key revokes its tokens).
+            if time.time() < expires_at + self._leeway and kid in self._keys:
+                return caller
+            del self._verified[token]
+        caller, expires_at, kid = await self._verify_signed(token)
+        if len(self._verified) >= MAX_VERIFIED_TOKENS:
+            self._verified.pop(next(iter(self._verified)))  # the oldest
+        self._verified[token] = (caller, expires_at, kid)
+        return caller
+
+    async def _verify_signed(self, token: str) -> tuple[Caller, float, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -80,7 +98,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise InvalidTokenError(str(error)) from error
-        return _caller(claims)
+        return _caller(claims), float(claims["exp"]), kid
 
     async def _key(self, kid: str) -> jwt.PyJWK | None:
         if kid in self._keys:

@@ -20,7 +20,7 @@ from tally_shared.identity import (
     SERVICE_HEADER,
     Caller,
     IdentityError,
-    verify_identity,
+    VerifiedIdentities,
     verify_service,
 )
 from tally_shared.observability import (
@@ -132,7 +132,7 @@ def current_caller(request: Request) -> Caller:
     if not assertion:
         raise NotAuthenticatedError()
     try:
-        return verify_identity(assertion, request.app.state.settings.internal_secret.get_secret_value())
+        return request.app.state.identities.caller(assertion)
     except IdentityError as error:
         raise NotAuthenticatedError("Could not validate credentials") from error
 
@@ -180,6 +180,7 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     app.state.database = database
+    app.state.identities = VerifiedIdentities(settings.internal_secret.get_secret_value())
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(operations_router({"database": database_reachable, "broker": broker_reachable(settings)}))

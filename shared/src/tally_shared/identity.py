@@ -51,7 +51,7 @@ def is_client_identity_header(name: str) -> bool:
     return lowered in CLIENT_IDENTITY_HEADERS or lowered.startswith("x-tally-")
 
 
-def sign_identity(caller: Caller, secret: str, *, request_id: str | None = None) -> str:
+def sign_identity(caller: Caller, secret: str) -> str:
     now = int(time.time())
     claims = {
         "sub": str(caller.user_id),
@@ -60,12 +60,37 @@ def sign_identity(caller: Caller, secret: str, *, request_id: str | None = None)
         "aud": _AUDIENCE,
         "iat": now,
         "exp": now + ASSERTION_LIFETIME_SECONDS,
-        "rid": request_id,
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
+class VerifiedIdentities:
+    """`verify_identity`, remembering what it verified: the gateway reuses each assertion for
+    many requests, so a service checks each signature once."""
+
+    def __init__(self, secret: str, *, max_assertions: int = 100_000) -> None:
+        self._secret = secret
+        self._max_assertions = max_assertions
+        self._verified: dict[str, tuple[Caller, float]] = {}
+
+    def caller(self, assertion: str) -> Caller:
+        cached = self._verified.get(assertion)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        claims = _verified_claims(assertion, self._secret)
+        caller = Caller(user_id=int(claims["sub"]), email=str(claims["email"]))
+        if len(self._verified) >= self._max_assertions:
+            self._verified.pop(next(iter(self._verified)))  # the oldest
+        self._verified[assertion] = (caller, float(claims["exp"]))
+        return caller
+
+
 def verify_identity(assertion: str, secret: str) -> Caller:
+    claims = _verified_claims(assertion, secret)
+    return Caller(user_id=int(claims["sub"]), email=str(claims["email"]))
+
+
+def _verified_claims(assertion: str, secret: str) -> dict:
     try:
         claims = jwt.decode(
             assertion,
@@ -76,7 +101,8 @@ def verify_identity(assertion: str, secret: str) -> Caller:
             leeway=5,
             options={"require": ["sub", "email", "iss", "aud", "exp"]},
         )
-        return Caller(user_id=int(claims["sub"]), email=str(claims["email"]))
+        int(claims["sub"])
+        return claims
     except (jwt.PyJWTError, ValueError) as error:
         raise IdentityError(str(error)) from error
 
