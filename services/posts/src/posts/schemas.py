@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 # Not blank: at least one character that is not whitespace.
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
@@ -28,8 +28,6 @@ class Owner(BaseModel):
 
 
 class PostRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     title: str
     content: str
@@ -41,8 +39,6 @@ class PostRead(BaseModel):
 
 class PostWithVotes(BaseModel):
     """The tutorial's shape for reads: `{"Post": {...}, "votes": n}`."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     post: PostRead = Field(alias="Post")
     votes: int

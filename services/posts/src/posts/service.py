@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from posts import repository
 from posts.models import outbox
 from posts.repository import FeedOrder
-from posts.schemas import Owner, PostIn, PostRead, PostWithVotes
+from posts.schemas import PostIn
 from tally_shared.errors import AccountDeletedError, ForbiddenError, NotFoundError
 from tally_shared.events import Event, PostCreated, PostDeleted, PostUpdated
 from tally_shared.identity import Caller
@@ -23,20 +23,21 @@ class NotPostOwnerError(ForbiddenError):
     detail = "Not authorized to perform requested action"
 
 
-def _post(row: Row) -> PostRead:
-    return PostRead(
-        id=row.id,
-        title=row.title,
-        content=row.content,
-        published=row.published,
-        created_at=row.created_at,
-        owner_id=row.owner_id,
-        owner=Owner(id=row.owner_id, email=row.owner_email, created_at=row.owner_created_at),
-    )
+def _post(row: Row) -> dict:
+    # Plain dicts: the route's response model validates and serialises them once.
+    return {
+        "id": row.id,
+        "title": row.title,
+        "content": row.content,
+        "published": row.published,
+        "created_at": row.created_at,
+        "owner_id": row.owner_id,
+        "owner": {"id": row.owner_id, "email": row.owner_email, "created_at": row.owner_created_at},
+    }
 
 
-def _with_votes(row: Row) -> PostWithVotes:
-    return PostWithVotes(post=_post(row), votes=row.votes)
+def _with_votes(row: Row) -> dict:
+    return {"Post": _post(row), "votes": row.votes}
 
 
 def _visible(row: Row | None, caller: Caller) -> Row:
@@ -52,16 +53,16 @@ def _publish(session: Session, event: Event) -> None:
 
 def feed(
     session: Session, caller: Caller, *, limit: int, skip: int, search: str | None, order: FeedOrder
-) -> list[PostWithVotes]:
+) -> list[dict]:
     rows = repository.feed(session, viewer_id=caller.user_id, limit=limit, skip=skip, search=search, order=order)
     return [_with_votes(row) for row in rows]
 
 
-def get(session: Session, caller: Caller, post_id: int) -> PostWithVotes:
+def get(session: Session, caller: Caller, post_id: int) -> dict:
     return _with_votes(_visible(repository.post_by_id(session, post_id), caller))
 
 
-def create(session: Session, caller: Caller, post: PostIn) -> PostRead:
+def create(session: Session, caller: Caller, post: PostIn) -> dict:
     # A user registered a moment ago can post at once: their replica row is made
     # from the gateway's identity if `user.registered` has not arrived yet.
     owner = repository.ensure_user(session, user_id=caller.user_id, email=caller.email)
@@ -91,7 +92,7 @@ def _owned(session: Session, caller: Caller, post_id: int) -> Row:
     return row
 
 
-def replace(session: Session, caller: Caller, post_id: int, post: PostIn) -> PostRead:
+def replace(session: Session, caller: Caller, post_id: int, post: PostIn) -> dict:
     _owned(session, caller, post_id)
     repository.replace_post(session, post_id, title=post.title, content=post.content, published=post.published)
     row = repository.post_by_id(session, post_id)
