@@ -37,10 +37,10 @@ help:
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
+$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt bench/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'shared[test]' $(foreach p,$(filter-out shared,$(PACKAGES)),-e $(p)) -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e 'shared[test]' $(foreach p,$(filter-out shared,$(PACKAGES)),-e $(p)) -r requirements-dev.txt -r bench/requirements.txt
 	@touch $@
 
 # docker-compose (Debian's package) resolves the compose file offline for tests/deploy.

@@ -3,10 +3,11 @@
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session
@@ -119,14 +120,33 @@ def broker_reachable(settings: TallySettings) -> ReadinessCheck:
     return check
 
 
-def session_dependency(request: Request) -> Iterator[Session]:
+async def session_dependency(request: Request) -> AsyncIterator[Session]:
     """The request's one transaction; use with `Depends(..., scope="function")` so that it
-    commits before the response is sent, and a failed commit is an error, not a lost write."""
-    with request.app.state.database.transaction() as session:
+    commits before the response is sent, and a failed commit is an error, not a lost write.
+
+    Async, so that opening the session (which does no I/O) costs no trip to the thread pool;
+    only the commit or rollback, which talk to PostgreSQL, go there.
+    """
+    session = request.app.state.database.sessions()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, commit=False)
+        raise
+    await run_in_threadpool(_finish, session, commit=True)
 
 
-def current_caller(request: Request) -> Caller:
+def _finish(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def current_caller(request: Request) -> Caller:
     """The caller the gateway vouched for in `X-Tally-Identity`, or 401."""
     assertion = request.headers.get(IDENTITY_HEADER)
     if not assertion:
@@ -137,7 +157,7 @@ def current_caller(request: Request) -> Caller:
         raise NotAuthenticatedError("Could not validate credentials") from error
 
 
-def calling_service(request: Request) -> str:
+async def calling_service(request: Request) -> str:
     """For internal routes: the service that signed `X-Tally-Service`, or 401."""
     assertion = request.headers.get(SERVICE_HEADER)
     if not assertion:

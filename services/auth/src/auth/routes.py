@@ -18,7 +18,7 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 UserId = Annotated[int, Path(gt=0, le=2**63 - 1)]
 
 
-def get_service(request: Request) -> AuthService:
+async def get_service(request: Request) -> AuthService:
     return request.app.state.auth_service
 
 

@@ -18,7 +18,7 @@ SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-def posts_service(request: Request) -> InternalClient:
+async def posts_service(request: Request) -> InternalClient:
     return request.app.state.posts_service
 
 
