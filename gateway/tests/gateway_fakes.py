@@ -1,4 +1,5 @@
-"""The gateway against fake services: their HTTP APIs are mocked with `httpx.MockTransport`.
+"""The gateway against fake services: a handler (an `httpx.Request` in, an `httpx.Response` out,
+or an httpx network error raised) behind the gateway's upstream client interface.
 
 The fake auth service publishes a JWKS of Ed25519 keys generated here, so the
 tests sign tokens exactly as the real auth service would.
@@ -14,9 +15,11 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from gateway.upstream import UpstreamConnectError, UpstreamError, UpstreamResponse, UpstreamTimeoutError
 
 SECRET = "gateway-test-internal-secret-of-32-bytes-or-more"
 ISSUER = "tally-auth"
@@ -89,12 +92,39 @@ class FakeServices:
         )
 
 
+class HandlerClient:
+    """The gateway's `UpstreamClient`, answered by `handler` instead of the network; httpx's
+    network errors raised by the handler become the interface's own."""
+
+    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
+        self._handler = handler
+
+    async def request(
+        self, method: str, url: str, *, body: bytes = b"", headers: dict[str, str] | None = None, timeout=None
+    ) -> UpstreamResponse:
+        request = httpx.Request(method, url, content=body, headers=headers)
+        try:
+            response = self._handler(request)
+        except httpx.ConnectError as error:
+            raise UpstreamConnectError(str(error)) from error
+        except httpx.TimeoutException as error:
+            raise UpstreamTimeoutError(str(error)) from error
+        except httpx.HTTPError as error:
+            raise UpstreamError(repr(error)) from error
+        return UpstreamResponse(
+            response.status_code, CIMultiDictProxy(CIMultiDict(response.headers.multi_items())), response.read()
+        )
+
+    async def close(self) -> None:
+        pass
+
+
 @asynccontextmanager
 async def gateway_client(
     settings: GatewaySettings, handler: Callable[[httpx.Request], httpx.Response]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a running gateway (lifespan included) whose services answer with `handler`."""
-    app = create_app(settings, transport=httpx.MockTransport(handler))
+    app = create_app(settings, upstream_client=HandlerClient(handler))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,

@@ -176,7 +176,7 @@ def test_votes_succeed_while_the_broker_is_unreachable_and_counts_catch_up(
     proxy = BrokerProxy()
     try:
         stack.stop("votes-relay")
-        stack.start("votes-relay", ["env", f"TALLY_AMQP_URL={proxy.url}", *normal_relay])
+        stack.start("votes-relay", ["env", f"TALLY_AMQP_URL={proxy.amqp_url}", *normal_relay])
         cast(gateway, Vote(voters[0], post_ids[0], 1), ledger)
         assert_exact_counts(gateway, author, posts_database, votes_database, ledger)  # events flow through the proxy
         assert proxy.connections >= 1

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -30,6 +29,13 @@ from gateway.routing import (
     upstreams_from,
 )
 from gateway.settings import GatewaySettings
+from gateway.upstream import (
+    AiohttpUpstreamClient,
+    UpstreamClient,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
 from tally_shared.database import Database
 from tally_shared.errors import install_error_handlers
 from tally_shared.http import ReadinessCheck, RequestContextMiddleware, operations_router
@@ -42,6 +48,7 @@ PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Short, so that /readyz and /openapi.json answer quickly even when a service hangs.
 PROBE_TIMEOUT_SECONDS = 2.0
 OPENAPI_CACHE_SECONDS = 10.0
+UPSTREAM_FAILURES = (UpstreamConnectError, UpstreamTimeoutError, UpstreamError)
 
 
 class StripClientIdentityMiddleware:
@@ -65,8 +72,8 @@ class StripClientIdentityMiddleware:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """The gateway; `transport` replaces the network to the services (tests pass an `httpx.MockTransport`)."""
+def create_app(settings: GatewaySettings | None = None, upstream_client: UpstreamClient | None = None) -> FastAPI:
+    """The gateway; `upstream_client` replaces the network to the services (tests pass fakes)."""
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level)
     upstreams = upstreams_from(settings)
@@ -81,15 +88,8 @@ def create_app(settings: GatewaySettings | None = None, transport: httpx.AsyncBa
         try:
             await revocations.refresh()
             app.state.revocations = revocations
-            async with (
-                kept_fresh(revocations),
-                httpx.AsyncClient(
-                    transport=transport,
-                    timeout=httpx.Timeout(settings.upstream_timeout),
-                    limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-                    follow_redirects=False,
-                ) as client,
-            ):
+            client = upstream_client or AiohttpUpstreamClient(timeout=settings.upstream_timeout)
+            async with kept_fresh(revocations), _closing(client):
                 app.state.client = client
                 app.state.proxy = Proxy(client, upstreams)
                 app.state.verifier = TokenVerifier(
@@ -219,25 +219,37 @@ def _has_dot_segment(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.split("/"))
 
 
-async def _fetch_jwks(client: httpx.AsyncClient, auth: Upstream) -> dict[str, Any]:
+@asynccontextmanager
+async def _closing(client: UpstreamClient) -> AsyncIterator[UpstreamClient]:
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def _get_json(client: UpstreamClient, url: str) -> Any:
+    """The JSON document at `url`, or an UpstreamError (a non-2xx answer is one too)."""
+    response = await client.request("GET", url, timeout=PROBE_TIMEOUT_SECONDS)
+    if not 200 <= response.status_code < 300:
+        raise UpstreamError(f"GET {url}: HTTP {response.status_code}")
+    return response.json()
+
+
+async def _fetch_jwks(client: UpstreamClient, auth: Upstream) -> dict[str, Any]:
     last_error: Exception | None = None
     for base_url in auth.replicas_in_turn():
         try:
-            response = await client.get(base_url + "/.well-known/jwks.json", timeout=PROBE_TIMEOUT_SECONDS)
-            response.raise_for_status()
-            return response.json()
-        except (httpx.HTTPError, ValueError) as error:
+            return await _get_json(client, base_url + "/.well-known/jwks.json")
+        except (*UPSTREAM_FAILURES, ValueError) as error:
             last_error = error
     raise RuntimeError(f"no auth replica served the JWKS: {last_error!r}")
 
 
-async def _fetch_openapi(client: httpx.AsyncClient, upstream: Upstream) -> dict[str, Any] | None:
+async def _fetch_openapi(client: UpstreamClient, upstream: Upstream) -> dict[str, Any] | None:
     for base_url in upstream.replicas_in_turn():
         try:
-            response = await client.get(base_url + "/openapi.json", timeout=PROBE_TIMEOUT_SECONDS)
-            response.raise_for_status()
-            return response.json()
-        except (httpx.HTTPError, ValueError) as error:
+            return await _get_json(client, base_url + "/openapi.json")
+        except (*UPSTREAM_FAILURES, ValueError) as error:
             logger.info("no OpenAPI document from %s at %s: %r", upstream.name, base_url, error)
     return None
 
@@ -256,8 +268,8 @@ def _readiness_check(app: FastAPI, upstream: Upstream) -> ReadinessCheck:
 
     async def replica_ready(base_url: str) -> bool:
         try:
-            response = await app.state.client.get(base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS)
-        except httpx.HTTPError:
+            response = await app.state.client.request("GET", base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS)
+        except UPSTREAM_FAILURES:
             return False
         return response.status_code == 200
 

@@ -4,12 +4,18 @@ import json
 import logging
 from http import HTTPStatus
 
-import httpx
 from fastapi import Request, Response
 from starlette.datastructures import Headers
 
 from gateway.errors import BadGatewayError, PayloadTooLargeError, ServiceUnavailableError
 from gateway.routing import Upstream
+from gateway.upstream import (
+    UpstreamClient,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTimeoutError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,7 @@ def upstream_request_headers(client_headers: Headers, extra: dict[str, str]) -> 
 
 
 class Proxy:
-    def __init__(self, client: httpx.AsyncClient, upstreams: dict[str, Upstream]) -> None:
+    def __init__(self, client: UpstreamClient, upstreams: dict[str, Upstream]) -> None:
         self._client = client
         self._upstreams = upstreams
         self._internal_netlocs = {netloc.encode() for upstream in upstreams.values() for netloc in upstream.netlocs}
@@ -51,21 +57,21 @@ class Proxy:
         replicas = upstream.replicas_in_turn()
         for attempt, base_url in enumerate(replicas, start=1):
             try:
-                answer = await self._client.request(method, base_url + target, content=body, headers=headers)
-            except httpx.ConnectError:
+                answer = await self._client.request(method, base_url + target, body=body, headers=headers)
+            except UpstreamConnectError:
                 # Nothing reached the service, so another replica may safely get the request.
                 logger.warning("%s replica %d/%d refused the connection", service, attempt, len(replicas))
                 continue
-            except httpx.TimeoutException as error:
+            except UpstreamTimeoutError as error:
                 logger.warning("%s did not answer %s %s in time: %r", service, method, path, error)
                 raise ServiceUnavailableError(service) from error
-            except httpx.HTTPError as error:
-                logger.warning("%s failed on %s %s: %r", service, method, path, error)
+            except UpstreamError as error:
+                logger.warning("%s failed on %s %s: %s", service, method, path, error)
                 raise BadGatewayError(service) from error
             return self._client_response(service, answer)
         raise ServiceUnavailableError(service)
 
-    def _client_response(self, service: str, answer: httpx.Response) -> Response:
+    def _client_response(self, service: str, answer: UpstreamResponse) -> Response:
         headers = {name: answer.headers[name] for name in RETURNED_RESPONSE_HEADERS if name in answer.headers}
         location = answer.headers.get("location")
         if location and location.startswith("/") and not location.startswith("//"):
@@ -77,7 +83,7 @@ class Proxy:
             headers["content-type"] = "application/json"
         return Response(content=content, status_code=answer.status_code, headers=headers)
 
-    def _is_safe_error(self, answer: httpx.Response) -> bool:
+    def _is_safe_error(self, answer: UpstreamResponse) -> bool:
         """Whether an error body may reach the client: no internal host, and for 5xx only `{"detail": ...}`."""
         if any(netloc in answer.content for netloc in self._internal_netlocs):
             return False
