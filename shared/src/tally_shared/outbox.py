@@ -13,6 +13,7 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -56,12 +57,12 @@ def record_event(session: Session, outbox: Table, event: Event, *, producer: str
     and never for a transaction that rolls back.
     """
     envelope = Envelope.wrap(event, producer=producer, request_id=request_id_var.get())
-    session.execute(
-        insert(outbox).values(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            envelope=envelope.model_dump(mode="json"),
-        )
+    # One round trip for both: the row, and the NOTIFY that PostgreSQL delivers at commit.
+    recorded = (
+        insert(outbox)
+        .values(event_id=envelope.id, event_type=envelope.type, envelope=envelope.model_dump(mode="json"))
+        .returning(outbox.c.id)
+        .cte("recorded")
     )
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(outbox.schema)})
+    session.execute(select(func.pg_notify(notify_channel(outbox.schema), "")).select_from(recorded))
     return envelope

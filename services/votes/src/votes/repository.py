@@ -22,9 +22,16 @@ def lock_user_for_deletion(session: Session, user_id: int) -> None:
     session.execute(text(_USER_LOCK.format(mode="")), {"user_id": user_id})
 
 
-def is_deleted_user(session: Session, user_id: int) -> bool:
-    query = select(deleted_users.c.user_id).where(deleted_users.c.user_id == user_id)
-    return session.execute(query).first() is not None
+def voter_and_post(session: Session, *, user_id: int, post_id: int) -> Row:
+    """Whether the voter was deleted, and the post from the replica (its columns None if unknown)."""
+    return session.execute(
+        text(
+            "SELECT EXISTS (SELECT FROM votes.deleted_users WHERE user_id = :user_id) AS voter_deleted,"
+            " p.id, p.owner_id, p.published, p.deleted"
+            " FROM (SELECT) AS one LEFT JOIN votes.posts AS p ON p.id = :post_id"
+        ),
+        {"user_id": user_id, "post_id": post_id},
+    ).one()
 
 
 def add_deleted_user(session: Session, user_id: int) -> None:
@@ -62,24 +69,41 @@ def tombstone_post(session: Session, *, post_id: int, owner_id: int) -> None:
 # ---- votes and counts ----
 
 
-def add_vote(session: Session, *, user_id: int, post_id: int) -> bool:
-    """False if the user has already voted on the post."""
-    return (
-        session.execute(
-            insert(votes).values(user_id=user_id, post_id=post_id).on_conflict_do_nothing().returning(votes.c.post_id)
-        ).first()
-        is not None
+# A vote and the post's new count in one statement (one round trip): the count changes only
+# if the vote row did, and only on a live post; `changed` tells 409/404 from a deleted post.
+_CHANGE_VOTE = """
+WITH changed AS ({change}),
+counted AS (
+    UPDATE votes.posts SET votes = votes {sign} 1, votes_version = votes_version + 1
+    WHERE id = :post_id AND NOT deleted AND EXISTS (SELECT FROM changed)
+    RETURNING votes, votes_version
+)
+SELECT EXISTS (SELECT FROM changed) AS changed, counted.votes, counted.votes_version
+FROM (SELECT) AS one LEFT JOIN counted ON true
+"""
+_CAST = text(
+    _CHANGE_VOTE.format(
+        change="INSERT INTO votes.votes (user_id, post_id) VALUES (:user_id, :post_id)"
+        " ON CONFLICT DO NOTHING RETURNING post_id",
+        sign="+",
     )
+)
+_RETRACT = text(
+    _CHANGE_VOTE.format(
+        change="DELETE FROM votes.votes WHERE user_id = :user_id AND post_id = :post_id RETURNING post_id",
+        sign="-",
+    )
+)
 
 
-def remove_vote(session: Session, *, user_id: int, post_id: int) -> bool:
-    """False if there was no such vote."""
-    return (
-        session.execute(
-            delete(votes).where(votes.c.user_id == user_id, votes.c.post_id == post_id).returning(votes.c.post_id)
-        ).first()
-        is not None
-    )
+def cast_vote(session: Session, *, user_id: int, post_id: int) -> Row:
+    """`changed` false if the user had already voted; `votes` None if the post was deleted meanwhile."""
+    return session.execute(_CAST, {"user_id": user_id, "post_id": post_id}).one()
+
+
+def retract_vote(session: Session, *, user_id: int, post_id: int) -> Row:
+    """`changed` false if there was no such vote; `votes` None if the post was deleted meanwhile."""
+    return session.execute(_RETRACT, {"user_id": user_id, "post_id": post_id}).one()
 
 
 def change_count(session: Session, post_id: int, delta: int) -> Row | None:

@@ -36,16 +36,13 @@ class PostsServiceUnavailableError(UnavailableError):
     detail = "Could not check the post right now, try again"
 
 
-def _known_post(session: Session, post_id: int, posts_service: InternalClient) -> Row | None:
-    """The post from the replica or, if its `post.created` is still on its way, from the posts service.
+def _read_through(session: Session, post_id: int, posts_service: InternalClient) -> Row | None:
+    """The post from the posts service, for a post whose `post.created` is still on its way.
 
     Asking is rare (only for a post created in the last moments) and makes a
     vote on a post created a moment ago succeed instead of a spurious 404.
     The answer goes into the replica, ordered by revision like the events.
     """
-    post = repository.post(session, post_id)
-    if post is not None:
-        return post
     try:
         response = posts_service.request("GET", f"/internal/posts/{post_id}")
     except ServiceUnavailableError as error:
@@ -68,27 +65,29 @@ def _known_post(session: Session, post_id: int, posts_service: InternalClient) -
 
 def vote(session: Session, caller: Caller, *, post_id: int, direction: int, posts_service: InternalClient) -> str:
     repository.lock_voter(session, caller.user_id)
-    if repository.is_deleted_user(session, caller.user_id):
+    known = repository.voter_and_post(session, user_id=caller.user_id, post_id=post_id)
+    if known.voter_deleted:
         raise AccountDeletedError()
-    post = _known_post(session, post_id, posts_service)
+    post = known if known.id is not None else _read_through(session, post_id, posts_service)
     # Someone else's draft does not exist, as far as the caller can tell.
     if post is None or post.deleted or not (post.published or post.owner_id == caller.user_id):
         raise PostNotFoundError(post_id)
     if direction == 1:
-        if not repository.add_vote(session, user_id=caller.user_id, post_id=post_id):
+        result = repository.cast_vote(session, user_id=caller.user_id, post_id=post_id)
+        if not result.changed:
             raise AlreadyVotedError(caller.user_id, post_id)
         event_class, message = VoteCast, "successfully added vote"
     else:
-        if not repository.remove_vote(session, user_id=caller.user_id, post_id=post_id):
+        result = repository.retract_vote(session, user_id=caller.user_id, post_id=post_id)
+        if not result.changed:
             raise VoteNotFoundError()
         event_class, message = VoteRetracted, "successfully deleted vote"
-    count = repository.change_count(session, post_id, +1 if direction == 1 else -1)
-    if count is None:  # deleted while we were at it; raising rolls the vote back
+    if result.votes is None:  # deleted while we were at it; raising rolls the vote back
         raise PostNotFoundError(post_id)
     record_event(
         session,
         outbox,
-        event_class(post_id=post_id, user_id=caller.user_id, votes=count.votes, votes_version=count.votes_version),
+        event_class(post_id=post_id, user_id=caller.user_id, votes=result.votes, votes_version=result.votes_version),
         producer=PRODUCER,
     )
     return message
