@@ -27,6 +27,16 @@ AUDIENCE = "tally"
 HOSTS = {"auth.internal:8001": "auth", "posts.internal:8002": "posts", "votes.internal:8003": "votes"}
 
 
+class FakeClock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class SigningKey:
     kid: str

@@ -1,17 +1,11 @@
 """The forwarded identity: one signature per caller for half the assertion's lifetime."""
 
+from gateway_fakes import FakeClock
+
 from gateway.assertions import IdentityAssertions
 from tally_shared.identity import ASSERTION_LIFETIME_SECONDS, Caller, verify_identity
 
 SECRET = "a secret long enough for HS256 signatures"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_an_assertion_is_reused_then_renewed_before_it_expires():

@@ -1,17 +1,9 @@
 """The per-client rate limit: 429 with Retry-After once a client's burst is spent."""
 
-from gateway_fakes import FakeServices, gateway_client
+from gateway_fakes import FakeClock, FakeServices, gateway_client
 
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_burst_then_the_rate():

@@ -4,7 +4,7 @@ import time
 
 import jwt as pyjwt
 import pytest
-from gateway_fakes import AUDIENCE, ISSUER, SigningKey
+from gateway_fakes import AUDIENCE, ISSUER, FakeClock, SigningKey
 
 from gateway.jwt import InvalidTokenError, TokenVerifier, parse_jwks
 from tally_shared.identity import Caller
@@ -21,14 +21,6 @@ class FakeJwks:
         if self.failing:
             raise ConnectionError("auth is down")
         return {"keys": [key.jwk for key in self.keys]}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _verifier(jwks: FakeJwks, clock: FakeClock) -> TokenVerifier:
