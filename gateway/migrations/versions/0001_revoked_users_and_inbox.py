@@ -6,7 +6,8 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from tally_shared.migrations import create_inbox_table
 
 revision = "0001"
 down_revision = None
@@ -23,13 +24,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("seq", name="revoked_users_seq_key"),
         schema="gateway",
     )
-    op.create_table(
-        "inbox",
-        sa.Column("event_id", postgresql.UUID(as_uuid=True), primary_key=True),
-        sa.Column("event_type", sa.String(100), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        schema="gateway",
-    )
+    create_inbox_table("gateway")
 
 
 def downgrade() -> None:

@@ -1,6 +1,6 @@
 """Every SQL statement of the posts service."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Literal
@@ -161,22 +161,22 @@ def count_page(session: Session, *, after_id: int, size: int) -> Sequence[Row]:
     ).all()
 
 
-def repair_counts(session: Session, truths: Iterable[tuple[int, int, int]]) -> list[Row]:
+def repair_counts(session: Session, truths: Sequence[tuple[int, int, int]]) -> Sequence[Row]:
     """Sets counts to `(post_id, votes, votes_version)` from the votes service where they differ,
-    unless a later version was applied meanwhile. Returns the posts changed, with their old count."""
-    repaired = []
-    for post_id, count, version in truths:
-        old = session.execute(
-            select(posts.c.votes)
-            .where(posts.c.id == post_id, posts.c.votes_version <= version, posts.c.votes != count)
-            .with_for_update()
-        ).scalar()
-        if old is None:
-            continue
-        session.execute(
-            update(posts)
-            .where(posts.c.id == post_id)
-            .values(votes=count, votes_version=func.greatest(posts.c.votes_version, version))
-        )
-        repaired.append((post_id, old, count))
-    return repaired
+    unless a later version was applied meanwhile; one statement for the whole page. Returns the
+    posts changed as `(id, old_votes, new_votes)`."""
+    if not truths:
+        return []
+    ids, counts, versions = (list(column) for column in zip(*truths, strict=True))
+    return session.execute(
+        text(
+            "UPDATE posts.posts AS p"
+            " SET votes = v.votes, votes_version = GREATEST(p.votes_version, v.version)"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[]), CAST(:versions AS bigint[]))"
+            " AS v(id, votes, version),"
+            " (SELECT id, votes FROM posts.posts WHERE id = ANY(CAST(:ids AS bigint[]))) AS old"
+            " WHERE p.id = v.id AND old.id = v.id AND p.votes <> v.votes AND p.votes_version <= v.version"
+            " RETURNING p.id, old.votes AS old_votes, p.votes AS new_votes"
+        ),
+        {"ids": ids, "counts": counts, "versions": versions},
+    ).all()
