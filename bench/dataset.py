@@ -239,7 +239,7 @@ def load_users(dataset: Dataset) -> None:
 
 def load_posts_and_votes(dataset: Dataset, total_votes: int, *, replace: bool = False) -> None:
     """Posts (in both services) and `total_votes` votes; with `replace`, what was there goes first,
-    events and inboxes included, so no stale count or version can follow."""
+    events and inboxes included, so no stale vote event can follow."""
     counts = dataset.vote_counts(total_votes)
     posts = dataset.config.posts
 
@@ -247,11 +247,10 @@ def load_posts_and_votes(dataset: Dataset, total_votes: int, *, replace: bool = 
         if replace:
             cursor.execute("TRUNCATE posts.posts, posts.outbox, posts.inbox")
         rows = (
-            # A post with n votes has seen n count changes: version n, as in the votes service.
-            f"{i + 1}\t{owner}\t{title}\t{content}\tt\t{created_at}\t1\t{counts[i]}\t{counts[i]}\n"
+            f"{i + 1}\t{owner}\t{title}\t{content}\tt\t{created_at}\t1\t{counts[i]}\n"
             for i, (owner, title, content, created_at) in enumerate(dataset.posts)
         )
-        columns = "id, owner_id, title, content, published, created_at, revision, votes, votes_version"
+        columns = "id, owner_id, title, content, published, created_at, revision, votes"
         with _without_keys_and_indexes(cursor, ["posts.posts"]):
             _copy(cursor, "posts.posts", columns, rows, posts)
         _reset_identity(cursor, "posts.posts")
@@ -260,12 +259,10 @@ def load_posts_and_votes(dataset: Dataset, total_votes: int, *, replace: bool = 
     with contextlib.closing(psycopg2.connect(_dsn("votes"))) as connection, connection.cursor() as cursor:
         if replace:
             cursor.execute("TRUNCATE votes.votes, votes.posts, votes.outbox, votes.inbox, votes.deleted_users")
-        rows = (f"{i + 1}\t{owner}\tt\t1\tf\t{counts[i]}\t{counts[i]}\n" for i, (owner, *_) in enumerate(dataset.posts))
+        rows = (f"{i + 1}\t{owner}\tt\t1\tf\n" for i, (owner, *_) in enumerate(dataset.posts))
         voters = _voters(counts, dataset.config.users, dataset.config.seed + total_votes)
         with _without_keys_and_indexes(cursor, ["votes.posts", "votes.votes"]):
-            _copy(
-                cursor, "votes.posts", "id, owner_id, published, revision, deleted, votes, votes_version", rows, posts
-            )
+            _copy(cursor, "votes.posts", "id, owner_id, published, revision, deleted", rows, posts)
             _copy(cursor, "votes.votes", "user_id, post_id", voters, total_votes)
         connection.commit()
 

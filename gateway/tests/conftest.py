@@ -1,7 +1,7 @@
 """Fixtures: a gateway whose services are fakes (see `gateway_fakes`), on the real
 PostgreSQL (its `gateway` schema in the test database) and RabbitMQ."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -11,31 +11,34 @@ from gateway_fakes import AUDIENCE, ISSUER, SECRET, FakeServices, SigningKey, ga
 from sqlalchemy import text
 
 from gateway.settings import GatewaySettings
-from tally_shared.database import Database
+from tally_shared.database import Database, DatabaseLimits
 from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
 
 DATABASE_URL = prepare_service_database("gateway", Path(__file__).parents[1] / "alembic.ini")
 
 
-@pytest.fixture(scope="session")
-def database() -> Iterator[Database]:
-    database = Database(DATABASE_URL, application_name="gateway-tests", pool_size=2)
-    yield database
-    database.dispose()
+@pytest.fixture
+async def database() -> AsyncIterator[Database]:
+    """A `Database` of the test's own: its asyncpg connections belong to the test's event loop."""
+    database = Database(DATABASE_URL, application_name="gateway-tests", limits=DatabaseLimits(pool_size=2))
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture(autouse=True)
-def no_revocations(database: Database) -> Iterator[None]:
+async def no_revocations(database: Database) -> AsyncIterator[None]:
     """Every test starts with nobody revoked and no event applied, and leaves it so: the
     end-to-end suite shares the test database, and its users' ids are small numbers too."""
 
-    def forget_revocations() -> None:
-        with database.transaction() as session:
-            session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox RESTART IDENTITY"))
+    async def forget_revocations() -> None:
+        async with database.transaction() as session:
+            await session.execute(text("TRUNCATE gateway.revoked_users, gateway.inbox RESTART IDENTITY"))
 
-    forget_revocations()
+    await forget_revocations()
     yield
-    forget_revocations()
+    await forget_revocations()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Real `user.deleted` events on the real broker, under a namespace of the test's own."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -28,11 +29,14 @@ async def publish(settings: GatewaySettings, *envelopes: Envelope) -> None:
     await publish_envelopes(settings.event_namespace, *envelopes)
 
 
-async def wait_for(condition: Callable[[], T], timeout: float = 15.0) -> T:
-    """The first truthy value of `condition()`, or its last value once `timeout` has passed."""
+async def wait_for(condition: Callable[[], T | Awaitable[T]], timeout: float = 15.0) -> T:
+    """The first truthy value of `condition()` (a plain or async function), or its last value
+    once `timeout` has passed."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = condition()
+        if inspect.isawaitable(result):
+            result = await result
         if result or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(0.02)

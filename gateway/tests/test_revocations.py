@@ -14,7 +14,7 @@ from sqlalchemy import insert, text
 from gateway.models import revoked_users
 from gateway.revocations import GAP_RECHECK_SECONDS, MAX_GAPS, RevocationList
 from gateway.settings import GatewaySettings
-from tally_shared.database import Database
+from tally_shared.database import Database, DatabaseLimits
 from tally_shared.testing import TcpProxy
 
 REVOKED, OTHER = 7, 8
@@ -22,9 +22,9 @@ REVOKED, OTHER = 7, 8
 WAIT_SECONDS = 10.0
 
 
-def revoke(database: Database, user_id: int) -> None:
-    with database.transaction() as session:
-        session.execute(insert(revoked_users).values(user_id=user_id))
+async def revoke(database: Database, user_id: int) -> None:
+    async with database.transaction() as session:
+        await session.execute(insert(revoked_users).values(user_id=user_id))
 
 
 def bearer(signing_key: SigningKey, user_id: int) -> dict[str, str]:
@@ -85,7 +85,7 @@ def through(proxy: TcpProxy, settings: GatewaySettings) -> GatewaySettings:
 async def test_a_revoked_users_token_is_refused_and_anothers_passes(
     database: Database, settings: GatewaySettings, services: FakeServices, signing_key: SigningKey
 ):
-    revoke(database, REVOKED)
+    await revoke(database, REVOKED)
 
     async with gateway_client(settings, services.handle) as client:
         refused = await client.get("/posts", headers=bearer(signing_key, REVOKED))
@@ -102,7 +102,7 @@ async def test_a_revocation_takes_effect_while_running_and_survives_a_restart(
     async with gateway_client(settings, services.handle) as client:
         assert (await client.get("/posts", headers=bearer(signing_key, REVOKED))).status_code == 200
 
-        revoke(database, REVOKED)
+        await revoke(database, REVOKED)
 
         assert_refused(await poll(client, "/posts", bearer(signing_key, REVOKED), until_status=401))
         assert (await client.get("/posts", headers=bearer(signing_key, OTHER))).status_code == 200
@@ -130,15 +130,11 @@ async def test_a_revocation_committed_after_a_later_one_was_read_is_still_seen(
 ):
     """`seq` is taken at insert, not at commit: the gateway reads the higher `seq` first."""
     async with gateway_client(settings, services.handle) as client:
-        slow = database.sessions()
-        try:
-            slow.execute(insert(revoked_users).values(user_id=REVOKED))  # the lower seq, not yet committed
-            revoke(database, OTHER)  # the higher seq, committed
+        async with database.transaction() as slow:
+            await slow.execute(insert(revoked_users).values(user_id=REVOKED))  # the lower seq, not yet committed
+            await revoke(database, OTHER)  # the higher seq, committed
             assert_refused(await poll(client, "/posts", bearer(signing_key, OTHER), until_status=401))
-
-            slow.commit()
-        finally:
-            slow.close()
+        # `slow` commits here, at the end of its block.
 
         assert_refused(await poll(client, "/posts", bearer(signing_key, REVOKED), until_status=401))
 
@@ -148,21 +144,22 @@ async def test_revocations_written_by_many_writers_at_once_are_all_seen(
 ):
     """Concurrent inserts commit out of `seq` order; a gateway that already read a higher
     `seq` must still see the lower one committed after it."""
-    writers = Database(settings.database_url.get_secret_value(), application_name="gateway-tests-writers", pool_size=8)
+    writers = Database(
+        settings.database_url.get_secret_value(),
+        application_name="gateway-tests-writers",
+        # 200 writers share 8 connections: each may wait for one longer than a service would.
+        limits=DatabaseLimits(pool_size=8, pool_timeout_seconds=30),
+    )
     user_ids = list(range(1000, 1200))
     try:
         async with gateway_client(settings, services.handle) as client:
-
-            def revoke_one(user_id: int) -> None:
-                revoke(writers, user_id)
-
-            await asyncio.gather(*(asyncio.to_thread(revoke_one, user_id) for user_id in user_ids))
+            await asyncio.gather(*(revoke(writers, user_id) for user_id in user_ids))
 
             for user_id in user_ids:
                 assert_refused(await poll(client, "/posts", bearer(signing_key, user_id), until_status=401))
             assert (await client.get("/posts", headers=bearer(signing_key, OTHER))).status_code == 200
     finally:
-        writers.dispose()
+        await writers.dispose()
 
 
 async def test_a_database_outage_keeps_the_known_revocations_and_warns_once(
@@ -173,7 +170,7 @@ async def test_a_database_outage_keeps_the_known_revocations_and_warns_once(
     database_proxy: TcpProxy,
     revocation_log: ListHandler,
 ):
-    revoke(database, REVOKED)
+    await revoke(database, REVOKED)
     async with gateway_client(through(database_proxy, settings), services.handle) as client:
         assert (await client.get("/readyz")).json()["checks"]["revocations"] == "ok"
 
@@ -187,7 +184,7 @@ async def test_a_database_outage_keeps_the_known_revocations_and_warns_once(
         assert_refused(await client.get("/posts", headers=bearer(signing_key, REVOKED)))
         assert (await client.get("/posts", headers=bearer(signing_key, OTHER))).status_code == 200
 
-        revoke(database, OTHER)  # while this gateway cannot see it
+        await revoke(database, OTHER)  # while this gateway cannot see it
         await database_proxy.open()
 
         assert (await poll(client, "/readyz", {}, until_status=200)).json()["checks"]["revocations"] == "ok"
@@ -202,7 +199,7 @@ async def test_a_gateway_started_without_its_database_refuses_every_token_until_
     signing_key: SigningKey,
     database_proxy: TcpProxy,
 ):
-    revoke(database, REVOKED)
+    await revoke(database, REVOKED)
     await database_proxy.close()
 
     async with gateway_client(through(database_proxy, settings), services.handle) as client:
@@ -225,24 +222,19 @@ async def test_a_gateway_started_without_its_database_refuses_every_token_until_
 async def test_a_skipped_seq_is_read_again_until_it_shows_up_or_for_a_bounded_time(database: Database):
     now = [1000.0]
     revocations = RevocationList(database, refresh_seconds=0.1, clock=lambda: now[0])
-    revoke(database, 1)
-    rolled_back = database.sessions()
-    rolled_back.execute(insert(revoked_users).values(user_id=2))  # takes a seq, then never commits
-    rolled_back.rollback()
-    rolled_back.close()
-    revoke(database, 3)
-    in_flight = database.sessions()
-    try:
-        in_flight.execute(insert(revoked_users).values(user_id=4))
-        revoke(database, 5)
+    await revoke(database, 1)
+    async with database.transaction() as rolled_back:
+        await rolled_back.execute(insert(revoked_users).values(user_id=2))  # takes a seq, then never commits
+        await rolled_back.rollback()
+    await revoke(database, 3)
+    async with database.transaction() as in_flight:
+        await in_flight.execute(insert(revoked_users).values(user_id=4))
+        await revoke(database, 5)
 
         assert await revocations.refresh()
         assert [user_id for user_id in range(1, 6) if revocations.is_revoked(user_id)] == [1, 3, 5]
         skipped_rolled_back, skipped_in_flight = revocations.rechecked_seqs
-
-        in_flight.commit()
-    finally:
-        in_flight.close()
+    # `in_flight` commits here, at the end of its block.
     now[0] += 1
     assert await revocations.refresh()
     assert revocations.is_revoked(4)
@@ -256,10 +248,12 @@ async def test_a_skipped_seq_is_read_again_until_it_shows_up_or_for_a_bounded_ti
 
 async def test_the_skipped_seqs_read_again_are_bounded(database: Database):
     revocations = RevocationList(database, refresh_seconds=0.1)
-    with database.transaction() as session:
+    async with database.transaction() as session:
         # A long run of seqs taken and never committed, as after many rolled-back batches.
-        session.execute(text(f"SELECT setval(pg_get_serial_sequence('gateway.revoked_users', 'seq'), {10 * MAX_GAPS})"))
-    revoke(database, 1)
+        await session.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('gateway.revoked_users', 'seq'), {10 * MAX_GAPS})")
+        )
+    await revoke(database, 1)
 
     assert await revocations.refresh()
 

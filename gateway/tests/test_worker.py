@@ -16,14 +16,18 @@ from tally_shared.database import Database
 from tally_shared.testing import AMQP_URL
 
 
-def revoked_rows(database: Database) -> list[tuple[int, int]]:
-    with database.transaction() as session:
-        return [tuple(row) for row in session.execute(select(revoked_users.c.user_id, revoked_users.c.seq))]
+async def revoked_rows(database: Database) -> list[tuple[int, int]]:
+    async with database.transaction() as session:
+        return [tuple(row) for row in await session.execute(select(revoked_users.c.user_id, revoked_users.c.seq))]
 
 
-def applied_event_ids(database: Database) -> set:
-    with database.transaction() as session:
-        return set(session.execute(select(inbox.c.event_id)).scalars())
+async def applied_event_ids(database: Database) -> set:
+    async with database.transaction() as session:
+        return set(await session.scalars(select(inbox.c.event_id)))
+
+
+async def revoked_user_ids(database: Database) -> list[int]:
+    return [user_id for user_id, _ in await revoked_rows(database)]
 
 
 def duplicates_skipped() -> float:
@@ -40,9 +44,12 @@ async def test_user_deleted_revokes_the_user_once(database: Database, worker_set
 
         await publish(worker_settings, first, first, first, again, other)
 
-        assert await wait_for(lambda: applied_event_ids(database) == {first.id, again.id, other.id})
+        async def all_applied() -> bool:
+            return await applied_event_ids(database) == {first.id, again.id, other.id}
+
+        assert await wait_for(all_applied)
         assert await wait_for(lambda: duplicates_skipped() - duplicates_before >= 2)
-        rows = revoked_rows(database)
+        rows = await revoked_rows(database)
         assert sorted(user_id for user_id, _ in rows) == [42, 43]
         assert len({seq for _, seq in rows}) == 2
 
@@ -60,7 +67,10 @@ async def test_the_worker_process_revokes_and_stops_on_sigterm(database: Databas
     try:
         await publish(worker_settings, user_deleted(77))
 
-        assert await wait_for(lambda: [user_id for user_id, _ in revoked_rows(database)] == [77], timeout=30)
+        async def revoked_77() -> bool:
+            return await revoked_user_ids(database) == [77]
+
+        assert await wait_for(revoked_77, timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

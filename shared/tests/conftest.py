@@ -6,17 +6,17 @@ import contextlib
 import inspect
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared import dbsetup
 from tally_shared.broker import Topology
@@ -51,10 +51,10 @@ applied = Table(
 POISON_EMAIL = "poison@example.com"
 
 
-def apply_user_registered(session: Session, event: UserRegistered, envelope: Envelope) -> None:
+async def apply_user_registered(session: AsyncSession, event: UserRegistered, envelope: Envelope) -> None:
     if event.email == POISON_EMAIL:
         raise RuntimeError("this event always fails")
-    session.execute(
+    await session.execute(
         insert(applied)
         .values(user_id=event.user_id, times=1)
         .on_conflict_do_update(index_elements=[applied.c.user_id], set_={"times": applied.c.times + 1})
@@ -65,19 +65,33 @@ HANDLERS = {UserRegistered: apply_user_registered}
 
 
 @pytest.fixture(scope="session")
-def database() -> Iterator[Database]:
+def schema() -> Iterator[None]:
+    """The `backbone` role, schema and tables, created once per run (synchronously, with psycopg2:
+    no event loop lives as long as the session)."""
     admin_url = make_url(os.environ.get("TALLY_ADMIN_DATABASE_URL", dbsetup.DEFAULT_ADMIN_URL))
     dbsetup.prepare(admin_url, {SERVICE: make_url(DATABASE_URL)})
+    engine = create_engine(DATABASE_URL)
+    try:
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    yield
+
+
+@pytest.fixture
+async def database(schema: None) -> AsyncIterator[Database]:
+    """A `Database` of the test's own: its asyncpg connections belong to the test's event loop."""
     database = Database(DATABASE_URL, application_name="backbone-tests")
-    metadata.create_all(database.engine)
-    yield database
-    database.dispose()
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture(autouse=True)
-def empty_tables(database: Database) -> None:
-    with database.transaction() as session:
-        session.execute(text("TRUNCATE backbone.outbox, backbone.inbox, backbone.applied"))
+async def empty_tables(database: Database) -> None:
+    async with database.transaction() as session:
+        await session.execute(text("TRUNCATE backbone.outbox, backbone.inbox, backbone.applied"))
 
 
 @pytest.fixture
@@ -110,11 +124,11 @@ def user_registered(user_id: int, email: str | None = None) -> UserRegistered:
     return UserRegistered(user_id=user_id, email=email or f"user{user_id}@example.com", created_at=datetime.now(UTC))
 
 
-def commit_events(database: Database, user_ids: Iterable[int]) -> None:
+async def commit_events(database: Database, user_ids: Iterable[int]) -> None:
     """One committed transaction recording a `user.registered` per id."""
-    with database.transaction() as session:
+    async with database.transaction() as session:
         for user_id in user_ids:
-            record_event(session, outbox, user_registered(user_id), producer=SERVICE)
+            await record_event(session, outbox, user_registered(user_id), producer=SERVICE)
 
 
 async def declare_queue(settings: ServiceSettings) -> None:
@@ -201,6 +215,11 @@ def consumer(
     )
 
 
-def scalar(database: Database, sql: str) -> Any:
-    with database.transaction() as session:
-        return session.execute(text(sql)).scalar()
+async def scalar(database: Database, sql: str) -> Any:
+    async with database.transaction() as session:
+        return (await session.execute(text(sql))).scalar()
+
+
+async def equals(value: Awaitable[Any], expected: Any) -> bool:
+    """Whether `value`, once awaited, is `expected`: `eventually(lambda: equals(pending(db), 0))`."""
+    return await value == expected

@@ -5,13 +5,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import insert
 
-from tally_shared.events import Envelope, UserRegistered
+from tally_shared.events import UserRegistered
 from tally_shared.outbox import record_event
 from tally_shared.relay import OutboxRelay, RelayTuning
 
@@ -24,6 +22,7 @@ from .conftest import (
     dead_letter_queue_name,
     declare_queue,
     envelope_bytes,
+    equals,
     eventually,
     outbox,
     publish_raw,
@@ -41,12 +40,12 @@ def relay(database, settings, **tuning) -> OutboxRelay:
     return OutboxRelay(database=database, outbox=outbox, settings=settings, tuning=RelayTuning(**tuning))
 
 
-def pending(database) -> int:
-    return scalar(database, "SELECT count(*) FROM backbone.outbox WHERE published_at IS NULL")
+async def pending(database) -> int:
+    return await scalar(database, "SELECT count(*) FROM backbone.outbox WHERE published_at IS NULL")
 
 
-def inbox_count(database) -> int:
-    return scalar(database, "SELECT count(*) FROM backbone.inbox")
+async def inbox_count(database) -> int:
+    return await scalar(database, "SELECT count(*) FROM backbone.inbox")
 
 
 def user_ids(messages) -> list[int]:
@@ -59,15 +58,16 @@ def duplicates_skipped() -> float:
 
 async def test_a_rolled_back_transaction_publishes_nothing(database, settings):
     await declare_queue(settings)
-    with pytest.raises(RuntimeError), database.transaction() as session:
-        record_event(session, outbox, user_registered(1), producer=SERVICE)
-        raise RuntimeError("the change fails after its event was written")
-    commit_events(database, [2])  # the control: this one must arrive, and alone
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await record_event(session, outbox, user_registered(1), producer=SERVICE)
+            raise RuntimeError("the change fails after its event was written")
+    await commit_events(database, [2])  # the control: this one must arrive, and alone
 
     async with running(relay(database, settings)):
-        assert await eventually(lambda: pending(database) == 0)
+        assert await eventually(lambda: equals(pending(database), 0))
     assert user_ids(await read_queue(queue_name(settings))) == [2]
-    assert scalar(database, "SELECT count(*) FROM backbone.outbox") == 1
+    assert await scalar(database, "SELECT count(*) FROM backbone.outbox") == 1
 
 
 async def test_events_committed_while_the_broker_is_unreachable_are_published_once_it_is_back(
@@ -75,16 +75,16 @@ async def test_events_committed_while_the_broker_is_unreachable_are_published_on
 ):
     await declare_queue(settings)
     await proxy.close()  # the relay starts with nothing answering on its broker port
-    commit_events(database, range(1, 6))
+    await commit_events(database, range(1, 6))
 
     async with running(relay(database, through(proxy, settings), reconnect_delay_seconds=0.2)):
         await asyncio.sleep(1.0)  # time to do the wrong thing, if it would
-        assert pending(database) == 5
+        assert await pending(database) == 5
         assert await queue_depth(queue_name(settings)) == 0
         await proxy.open()
-        assert await eventually(lambda: pending(database) == 0)
+        assert await eventually(lambda: equals(pending(database), 0))
     assert user_ids(await read_queue(queue_name(settings))) == [1, 2, 3, 4, 5]
-    assert scalar(database, "SELECT count(*) FROM backbone.outbox WHERE published_at IS NOT NULL") == 5
+    assert await scalar(database, "SELECT count(*) FROM backbone.outbox WHERE published_at IS NOT NULL") == 5
 
 
 async def test_a_relay_whose_connection_is_cut_reconnects_and_publishes_what_was_committed_meanwhile(
@@ -92,32 +92,32 @@ async def test_a_relay_whose_connection_is_cut_reconnects_and_publishes_what_was
 ):
     await declare_queue(settings)
     async with running(relay(database, through(proxy, settings), reconnect_delay_seconds=0.2)):
-        commit_events(database, [1])
-        assert await eventually(lambda: pending(database) == 0)  # connected through the proxy
+        await commit_events(database, [1])
+        assert await eventually(lambda: equals(pending(database), 0))  # connected through the proxy
 
         await proxy.close()
-        commit_events(database, range(2, 7))
+        await commit_events(database, range(2, 7))
         await asyncio.sleep(1.0)
-        assert pending(database) == 5
+        assert await pending(database) == 5
         assert await queue_depth(queue_name(settings)) == 1
 
         await proxy.open()
-        assert await eventually(lambda: pending(database) == 0)
+        assert await eventually(lambda: equals(pending(database), 0))
     # At least once: a publish cut mid-confirm may be repeated, none may be missing.
     assert sorted(set(user_ids(await read_queue(queue_name(settings))))) == [1, 2, 3, 4, 5, 6]
 
 
 async def test_an_event_no_queue_is_bound_to_yet_stays_pending_until_one_is(database, settings):
-    commit_events(database, [1])
-    # A refused row is retried when due, which an idle relay only notices at its next poll.
-    async with running(relay(database, settings, idle_poll_seconds=0.5)):
+    await commit_events(database, [1])
+    # A refused row is retried when due, which an idle relay notices at its next poll.
+    async with running(relay(database, settings)):
         # Mandatory publishing: the broker returns the unroutable message, the row is kept.
         assert await eventually(
             lambda: scalar(database, "SELECT attempts > 0 AND last_error IS NOT NULL FROM backbone.outbox")
         )
-        assert pending(database) == 1
+        assert await pending(database) == 1
         await declare_queue(settings)
-        assert await eventually(lambda: pending(database) == 0)
+        assert await eventually(lambda: equals(pending(database), 0))
     assert user_ids(await read_queue(queue_name(settings))) == [1]
 
 
@@ -125,30 +125,30 @@ class RelayThatDiesAfterPublishing(OutboxRelay):
     """Publishes, gets the broker's confirms, and dies before marking the rows:
     its database transaction is rolled back, as it would be when the process dies."""
 
-    def _mark(self, session, rows, refused):
+    async def _mark(self, session, rows, refused):
         raise SystemExit("killed between publish and mark-sent")
 
 
 async def test_a_relay_killed_between_publish_and_mark_causes_a_duplicate_applied_once(database, settings):
     await declare_queue(settings)
-    commit_events(database, range(1, 21))
+    await commit_events(database, range(1, 21))
     dying = RelayThatDiesAfterPublishing(database=database, outbox=outbox, settings=settings)
     with pytest.raises(SystemExit):
         await dying.run(asyncio.Event())
-    assert pending(database) == 20
+    assert await pending(database) == 20
     assert await queue_depth(queue_name(settings)) == 20
 
     async with running(relay(database, settings)):
-        assert await eventually(lambda: pending(database) == 0)
+        assert await eventually(lambda: equals(pending(database), 0))
     assert await queue_depth(queue_name(settings)) == 40  # every event is in the queue twice
 
     duplicates_before = duplicates_skipped()
     async with running(consumer(database, settings)):
         assert await eventually(lambda: duplicates_skipped() - duplicates_before == 20)
     assert await queue_depth(queue_name(settings)) == 0
-    assert inbox_count(database) == 20
-    assert scalar(database, "SELECT count(*) FROM backbone.applied") == 20
-    assert scalar(database, "SELECT max(times) FROM backbone.applied") == 1
+    assert await inbox_count(database) == 20
+    assert await scalar(database, "SELECT count(*) FROM backbone.applied") == 20
+    assert await scalar(database, "SELECT max(times) FROM backbone.applied") == 1
 
 
 async def test_the_same_event_delivered_many_times_is_applied_once(database, settings):
@@ -157,10 +157,10 @@ async def test_the_same_event_delivered_many_times_is_applied_once(database, set
     await publish_raw(settings, [envelope_bytes(user_registered(8))])  # arrives last
 
     async with running(consumer(database, settings)):
-        assert await eventually(lambda: inbox_count(database) == 2)
-        assert await eventually(lambda: scalar(database, "SELECT count(*) FROM backbone.applied") == 2)
-    assert scalar(database, "SELECT times FROM backbone.applied WHERE user_id = 7") == 1
-    assert scalar(database, "SELECT times FROM backbone.applied WHERE user_id = 8") == 1
+        assert await eventually(lambda: equals(inbox_count(database), 2))
+        assert await eventually(lambda: equals(scalar(database, "SELECT count(*) FROM backbone.applied"), 2))
+    assert await scalar(database, "SELECT times FROM backbone.applied WHERE user_id = 7") == 1
+    assert await scalar(database, "SELECT times FROM backbone.applied WHERE user_id = 8") == 1
     assert await read_queue(queue_name(settings)) == []
 
 
@@ -168,10 +168,10 @@ async def test_poison_goes_to_the_dead_letter_queue_and_the_queue_keeps_flowing(
     await declare_queue(settings)
     attempts = []
 
-    def apply_counting_attempts(session, event, envelope):
+    async def apply_counting_attempts(session, event, envelope):
         if event.email == POISON_EMAIL:
             attempts.append(envelope.id)
-        apply_user_registered(session, event, envelope)
+        await apply_user_registered(session, event, envelope)
 
     await publish_raw(settings, [envelope_bytes(user_registered(1, POISON_EMAIL))])
     await publish_raw(settings, [b"{not json"])
@@ -187,7 +187,7 @@ async def test_poison_goes_to_the_dead_letter_queue_and_the_queue_keeps_flowing(
         assert await eventually(both_dead_lettered)
         # Published after the poison was given up on: the queue still flows.
         await publish_raw(settings, [envelope_bytes(user_registered(3))])
-        assert await eventually(lambda: scalar(database, "SELECT count(*) FROM backbone.applied") == 2)
+        assert await eventually(lambda: equals(scalar(database, "SELECT count(*) FROM backbone.applied"), 2))
 
     by_body = {message.body: message for message in dead_letters}
     assert len(by_body) == 2
@@ -199,37 +199,23 @@ async def test_poison_goes_to_the_dead_letter_queue_and_the_queue_keeps_flowing(
     assert settings.event_delivery_limit <= len(attempts) <= 2 * (settings.event_delivery_limit + 1)
     assert unreadable.headers["x-death"][0]["reason"] == "rejected"
     assert poison.headers["x-death"][0]["reason"] == "delivery_limit"
-    assert scalar(database, "SELECT array_agg(user_id ORDER BY user_id) FROM backbone.applied") == [2, 3]
-    assert inbox_count(database) == 2
+    assert await scalar(database, "SELECT array_agg(user_id ORDER BY user_id) FROM backbone.applied") == [2, 3]
+    assert await inbox_count(database) == 2
     assert await queue_depth(queue_name(settings)) == 0
 
 
-def insert_without_notify(database, user_id: int) -> None:
-    envelope = Envelope.wrap(user_registered(user_id), producer=SERVICE, request_id=None)
-    with database.transaction() as session:
-        session.execute(
-            insert(outbox).values(
-                event_id=envelope.id, event_type=envelope.type, envelope=envelope.model_dump(mode="json")
-            )
-        )
-
-
-async def test_a_commit_wakes_the_idle_relay_without_waiting_for_its_poll(database, settings):
+async def test_an_idle_relay_notices_a_commit_within_its_longest_poll(database, settings):
     await declare_queue(settings)
-    async with running(relay(database, settings, idle_poll_seconds=60)):
-        commit_events(database, [1])
-        assert await eventually(lambda: pending(database) == 0)  # up, listening, then idle
-        await asyncio.sleep(0.5)
+    async with running(relay(database, settings, poll_max_seconds=0.2)):
+        await commit_events(database, [1])
+        assert await eventually(lambda: equals(pending(database), 0))
+        await asyncio.sleep(1.0)  # idle: its polls have backed off to the longest
 
-        # The control: a row written without a NOTIFY waits for the 60 s poll.
-        insert_without_notify(database, 2)
-        await asyncio.sleep(1.5)
-        assert pending(database) == 1
-
-        # A real commit's NOTIFY wakes the relay, which takes both rows long before the poll.
-        commit_events(database, [3])
-        assert await eventually(lambda: pending(database) == 0, timeout=10)
-    assert user_ids(await read_queue(queue_name(settings))) == [1, 2, 3]
+        await commit_events(database, [2])
+        committed = asyncio.get_running_loop().time()
+        assert await eventually(lambda: equals(pending(database), 0), timeout=5)
+        assert asyncio.get_running_loop().time() - committed < 0.2 + 0.3
+    assert user_ids(await read_queue(queue_name(settings))) == [1, 2]
 
 
 class RelayMeetingItsTwin(OutboxRelay):
@@ -244,8 +230,8 @@ class RelayMeetingItsTwin(OutboxRelay):
         self.met_twin = False
         self.twin: RelayMeetingItsTwin | None = None
 
-    def _claim_due_rows(self, session):
-        rows = super()._claim_due_rows(session)
+    async def _claim_due_rows(self, session):
+        rows = await super()._claim_due_rows(session)
         self.claimed_ids.extend(row.id for row in rows)
         return rows
 
@@ -261,14 +247,14 @@ class RelayMeetingItsTwin(OutboxRelay):
 
 async def test_two_relays_at_once_publish_every_event_exactly_once(database, settings):
     await declare_queue(settings)
-    commit_events(database, range(1, 201))
+    await commit_events(database, range(1, 201))
     first, second = (
         RelayMeetingItsTwin(database=database, outbox=outbox, settings=settings, tuning=RelayTuning(batch_size=20))
         for _ in range(2)
     )
     first.twin, second.twin = second, first
     async with running(first), running(second):
-        assert await eventually(lambda: pending(database) == 0)
+        assert await eventually(lambda: equals(pending(database), 0))
 
     assert first.met_twin and second.met_twin
     assert not set(first.claimed_ids) & set(second.claimed_ids)
@@ -286,15 +272,16 @@ async def test_a_consumer_stopped_with_a_batch_in_flight_loses_nothing_and_appli
     total = 1000
     await publish_raw(settings, (envelope_bytes(user_registered(user_id)) for user_id in range(1, total + 1)))
 
-    in_flight = threading.Event()
-    release = threading.Event()
+    in_flight = asyncio.Event()
+    release = asyncio.Event()
     handled = set()
 
-    def apply_when_released(session, event, envelope):
+    async def apply_when_released(session, event, envelope):
         handled.add(event.user_id)
         in_flight.set()
-        release.wait(timeout=15)
-        apply_user_registered(session, event, envelope)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), timeout=15)
+        await apply_user_registered(session, event, envelope)
 
     stop = asyncio.Event()
     stopping = consumer(database, settings, {UserRegistered: apply_when_released})
@@ -311,19 +298,19 @@ async def test_a_consumer_stopped_with_a_batch_in_flight_loses_nothing_and_appli
         release.set()
         await asyncio.wait_for(task, timeout=30)
 
-    applied_by_first = inbox_count(database)
+    applied_by_first = await inbox_count(database)
     # The batch in flight and every delivery already received were committed, not dropped.
     assert applied_by_first > 0
-    assert set(scalar(database, "SELECT array_agg(user_id) FROM backbone.applied")) == handled
+    assert set(await scalar(database, "SELECT array_agg(user_id) FROM backbone.applied")) == handled
     # Nothing acked without being applied: every other delivery is back in the queue. (Possibly a
     # few applied ones too: RabbitMQ 3.10's quorum queues may drop acks sent just before a
     # connection closes, and redeliver; the inbox must then skip them.)
     assert await eventually(lambda: _depth_at_least(settings, total - applied_by_first))
 
     async with running(consumer(database, settings)):
-        assert await eventually(lambda: inbox_count(database) == total)
-    assert scalar(database, "SELECT count(*) FROM backbone.applied") == total
-    assert scalar(database, "SELECT max(times) FROM backbone.applied") == 1
+        assert await eventually(lambda: equals(inbox_count(database), total))
+    assert await scalar(database, "SELECT count(*) FROM backbone.applied") == total
+    assert await scalar(database, "SELECT max(times) FROM backbone.applied") == 1
     assert await queue_depth(queue_name(settings)) == 0
 
 

@@ -1,5 +1,5 @@
 """Faults and load for end-to-end tests: many voters at once with the truth kept from the
-API's answers, and a broker that can be cut for one process of the stack."""
+API's answers, and a broker or database that can be cut for one process of the stack."""
 
 import asyncio
 import queue
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 from accounts import Account, new_account
 
-from tally_shared.testing import TcpProxy
+from tally_shared.testing import AMQP_URL, TcpProxy
 
 REQUEST_TIMEOUT_SECONDS = 60
 
@@ -133,19 +133,20 @@ def vote_all_at_once(gateway_url: str, votes: Sequence[Vote], ledger: Ledger, th
         pass
 
 
-class BrokerProxy:
-    """`tally_shared.testing.TcpProxy` on an event loop of its own, for synchronous tests:
-    a process pointed at `amqp_url` loses the broker on `cut()` and finds it again on `restore()`."""
+class CuttableProxy:
+    """`tally_shared.testing.TcpProxy` on an event loop of its own, for synchronous tests: a
+    process pointed at `url` loses the broker (or database) on `cut()` and finds it again on
+    `restore()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, target_url: str = AMQP_URL) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="broker-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="cuttable-proxy", daemon=True)
         self._thread.start()
-        self._proxy = TcpProxy()
+        self._proxy = TcpProxy(target_url)
         self.restore()
 
     @property
-    def amqp_url(self) -> str:
+    def url(self) -> str:
         return self._proxy.url
 
     @property

@@ -36,9 +36,9 @@ from gateway.upstream import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from tally_shared.database import Database
+from tally_shared.database import database_for
 from tally_shared.errors import install_error_handlers
-from tally_shared.http import ReadinessCheck, RequestContextMiddleware, operations_router
+from tally_shared.http import LoadSheddingMiddleware, ReadinessCheck, RequestContextMiddleware, operations_router
 from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header
 from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
 
@@ -81,7 +81,7 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One refresh at a time reads the database: a small pool is plenty.
-        database = Database(settings.database_url.get_secret_value(), application_name="gateway", pool_size=2)
+        database = database_for(settings, "gateway", pool_size=2)
         revocations = RevocationList(database, refresh_seconds=settings.revocation_refresh_seconds)
         # Until this first read succeeds (later, in the background, if the database
         # is down now), every token is refused with 503: a restart forgets nobody.
@@ -106,7 +106,7 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
                 )
                 yield
         finally:
-            database.dispose()
+            await database.dispose()
 
     # The gateway's own document is the merged one, served below; no redirect
     # from `/posts/` to `/posts` or back, ever: both forms are routes.
@@ -120,6 +120,8 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Inside CORS, so that a browser can read a shed request's 503 and its Retry-After.
+    app.add_middleware(LoadSheddingMiddleware, limit=settings.max_requests_in_flight)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

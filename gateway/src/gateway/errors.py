@@ -1,6 +1,6 @@
 """The gateway's own errors; `tally_shared.errors` turns them into `{"detail": ...}` responses."""
 
-from tally_shared.errors import DomainError, NotAuthenticatedError, NotFoundError
+from tally_shared.errors import DomainError, NotAuthenticatedError, NotFoundError, UnavailableError
 
 __all__ = [
     "BadGatewayError",
@@ -30,9 +30,7 @@ class PayloadTooLargeError(DomainError):
     detail = "Request body too large"
 
 
-class ServiceUnavailableError(DomainError):
-    status_code = 503
-
+class ServiceUnavailableError(UnavailableError):
     def __init__(self, service: str) -> None:
         super().__init__(f"The {service} service is unavailable")
 

@@ -4,8 +4,7 @@ who deleted their account.
 The worker writes them to `gateway.revoked_users` from `user.deleted` events.
 Each gateway replica holds the whole list in memory, so checking a token is a set
 lookup, and every `refresh_seconds` reads only the rows written since its last
-read (`seq > last_seen`, on the unique index of `seq`). The database is called from
-a thread, never from the event loop. When it is unreachable, the gateway goes on
+read (`seq > last_seen`, on the unique index of `seq`). When the database is unreachable, the gateway goes on
 with the list it has, warns once per outage, and `/readyz` says the list is stale.
 
 `seq` is taken when a row is inserted, not when it is committed: a transaction
@@ -74,7 +73,7 @@ class RevocationList:
     async def refresh(self) -> bool:
         """Read what is new; False (and the list unchanged) if the database could not be read."""
         try:
-            rows = await asyncio.to_thread(self._read, self._last_seen, sorted(self._gaps))
+            rows = await self._read(self._last_seen, sorted(self._gaps))
         except Exception as error:
             if not self._unreachable:
                 self._unreachable = True
@@ -99,11 +98,11 @@ class RevocationList:
             except Exception:
                 logger.exception("refreshing the revoked users failed")
 
-    def _read(self, after: int, gaps: Sequence[int]) -> list[tuple[int, int]]:
+    async def _read(self, after: int, gaps: Sequence[int]) -> list[tuple[int, int]]:
         seq = revoked_users.c.seq
         query = select(revoked_users.c.user_id, seq).where(or_(seq > after, seq.in_(gaps)) if gaps else seq > after)
-        with self._database.engine.connect() as connection:
-            return [(user_id, row_seq) for user_id, row_seq in connection.execute(query)]
+        async with self._database.transaction() as session:
+            return [(user_id, row_seq) for user_id, row_seq in await session.execute(query)]
 
     def _apply(self, rows: list[tuple[int, int]]) -> None:
         now = self._clock()

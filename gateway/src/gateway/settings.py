@@ -27,7 +27,12 @@ class GatewaySettings(ServiceSettings):
     # Comma-separated ("https://a.example,https://b.example") or a JSON list.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS")
     max_body_bytes: int = Field(default=1024 * 1024, ge=0, validation_alias="GATEWAY_MAX_BODY_BYTES")
-    upstream_timeout: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_UPSTREAM_TIMEOUT")
+    # Longer than a service's slowest answer under its own limits (a 5 s wait for a connection,
+    # a 2 s lock wait, 5 s per statement), so the gateway never gives up on a write that may
+    # still commit; a service past its limits answers 503 itself, before this.
+    upstream_timeout: float = Field(default=20.0, gt=0, validation_alias="GATEWAY_UPSTREAM_TIMEOUT")
+    # Proxying costs the gateway little per request; the services shed their own excess.
+    max_requests_in_flight: int = Field(default=1024, ge=1, validation_alias="GATEWAY_MAX_REQUESTS_IN_FLIGHT")
     # An unknown `kid` makes the gateway refetch the JWKS, at most this often.
     jwks_refresh_min_interval: float = Field(default=10.0, ge=0, validation_alias="GATEWAY_JWKS_REFRESH_MIN_INTERVAL")
     clock_skew_seconds: int = Field(default=10, ge=0, validation_alias="GATEWAY_CLOCK_SKEW_SECONDS")

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import aiohttp
 from multidict import CIMultiDictProxy
 
+UPSTREAM_KEEPALIVE_SECONDS = 4.0
+
 
 class UpstreamConnectError(Exception):
     """The connection was refused or could not be made: nothing reached the service."""
@@ -59,7 +61,9 @@ class AiohttpUpstreamClient:
     def __init__(self, *, timeout: float, max_connections: int = 500) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
-            connector=aiohttp.TCPConnector(limit=max_connections),
+            # Idle connections are dropped before uvicorn's 5 s keep-alive closes them from its side:
+            # a request sent on a connection the service is closing would be reset (a spurious 502).
+            connector=aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=UPSTREAM_KEEPALIVE_SECONDS),
             # The services' bytes and headers pass through as they are.
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding", "User-Agent"),

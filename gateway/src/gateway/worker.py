@@ -8,7 +8,7 @@ workers may consume it at once, since they all write the one table.
 import logging
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
@@ -19,12 +19,14 @@ from tally_shared.events import Envelope, Event, UserDeleted
 logger = logging.getLogger("gateway.worker")
 
 
-def apply_user_deleted(session: Session, event: UserDeleted, envelope: Envelope) -> None:
-    revoked = session.execute(
-        insert(revoked_users)
-        .values(user_id=event.user_id)
-        .on_conflict_do_nothing(index_elements=[revoked_users.c.user_id])
-        .returning(revoked_users.c.user_id)
+async def apply_user_deleted(session: AsyncSession, event: UserDeleted, envelope: Envelope) -> None:
+    revoked = (
+        await session.execute(
+            insert(revoked_users)
+            .values(user_id=event.user_id)
+            .on_conflict_do_nothing(index_elements=[revoked_users.c.user_id])
+            .returning(revoked_users.c.user_id)
+        )
     ).first()
     if revoked is None:
         logger.info("user %d was already revoked", event.user_id)

@@ -22,12 +22,12 @@ def settings(tmp_path) -> AuthSettings:
 
 
 @pytest.fixture
-def app(settings):
+async def app(settings):
     app = create_app(settings)
-    with app.state.database.transaction() as session:
-        session.execute(text("TRUNCATE auth.users, auth.outbox RESTART IDENTITY"))
+    async with app.state.database.transaction() as session:
+        await session.execute(text("TRUNCATE auth.users, auth.outbox RESTART IDENTITY"))
     yield app
-    app.state.database.dispose()
+    await app.state.database.dispose()
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ async def test_login_rehashes_a_password_hashed_with_older_parameters(app, setti
     app.state.auth_service = default_service
 
     assert (await login(client, "ada@example.com")).status_code == 200
-    with app.state.database.transaction() as session:
-        password_hash = session.execute(text("SELECT password_hash FROM auth.users")).scalar_one()
+    async with app.state.database.transaction() as session:
+        password_hash = await session.scalar(text("SELECT password_hash FROM auth.users"))
     assert not PasswordHasher().check_needs_rehash(password_hash)
     assert PasswordHasher().verify(password_hash, PASSWORD)

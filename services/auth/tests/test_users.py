@@ -14,8 +14,8 @@ async def test_register_answers_the_user_and_writes_its_event_with_it(client, ap
     assert set(user) == {"id", "email", "created_at"}
     assert user["email"] == "ada@example.com"
     assert datetime.fromisoformat(user["created_at"]).utcoffset() is not None
-    with app.state.database.transaction() as session:
-        [row] = session.execute(text("SELECT event_type, envelope, published_at FROM auth.outbox")).all()
+    async with app.state.database.transaction() as session:
+        [row] = (await session.execute(text("SELECT event_type, envelope, published_at FROM auth.outbox"))).all()
     assert row.event_type == "user.registered"
     assert row.published_at is None
     assert row.envelope["data"]["user_id"] == user["id"]
@@ -28,8 +28,8 @@ async def test_an_email_is_taken_whatever_its_case(client, app):
     response = await client.post("/users", json={"email": "ada@EXAMPLE.com", "password": "another password"})
     assert response.status_code == 409
     assert response.json() == {"detail": "Email already registered"}
-    with app.state.database.transaction() as session:
-        assert session.execute(text("SELECT count(*) FROM auth.outbox")).scalar() == 1
+    async with app.state.database.transaction() as session:
+        assert await session.scalar(text("SELECT count(*) FROM auth.outbox")) == 1
 
 
 @pytest.mark.parametrize(
@@ -95,6 +95,6 @@ async def test_concurrent_registrations_of_one_email_give_one_user_and_one_event
         )
     )
     assert sorted(response.status_code for response in responses) == [201, 409, 409, 409]
-    with app.state.database.transaction() as session:
-        assert session.execute(text("SELECT count(*) FROM auth.users")).scalar() == 1
-        assert session.execute(text("SELECT count(*) FROM auth.outbox")).scalar() == 1
+    async with app.state.database.transaction() as session:
+        assert await session.scalar(text("SELECT count(*) FROM auth.users")) == 1
+        assert await session.scalar(text("SELECT count(*) FROM auth.outbox")) == 1

@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -21,12 +21,12 @@ async def settings() -> AsyncIterator[PostsSettings]:
 
 
 @pytest.fixture
-def app(settings: PostsSettings) -> Iterator:
+async def app(settings: PostsSettings) -> AsyncIterator:
     app = create_app(settings)
-    with app.state.database.transaction() as session:
-        session.execute(text("TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox"))
+    async with app.state.database.transaction() as session:
+        await session.execute(text("TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox"))
     yield app
-    app.state.database.dispose()
+    await app.state.database.dispose()
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ async def wait_for(condition, timeout: float = 15.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
         if result or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(0.05)
@@ -50,20 +52,20 @@ async def test_user_registered_reaches_the_replica_once(app, settings):
         duplicates_before = duplicates_skipped()
         await publish(settings, envelope, times=3)
 
-        def replica_rows():
-            with database.transaction() as session:
-                return session.execute(select(users)).all()
+        async def replica_rows():
+            async with database.transaction() as session:
+                return (await session.execute(select(users))).all()
 
         rows = await wait_for(replica_rows)
         assert [(row.id, row.email, row.created_at) for row in rows] == [(42, "ada@example.com", created_at)]
 
-        def processed():
-            with database.transaction() as session:
-                return session.execute(select(inbox.c.event_id)).scalars().all()
+        async def processed():
+            async with database.transaction() as session:
+                return (await session.scalars(select(inbox.c.event_id))).all()
 
         assert await wait_for(lambda: duplicates_skipped() - duplicates_before == 2)
-        assert processed() == [envelope.id]
-        assert len(replica_rows()) == 1
+        assert await processed() == [envelope.id]
+        assert len(await replica_rows()) == 1
     finally:
         stop.set()
         await running

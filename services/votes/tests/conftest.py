@@ -1,9 +1,8 @@
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tally_shared.testing import prepare_service_database
@@ -38,19 +37,20 @@ def posts_service() -> FakePostsService:
 
 
 @pytest.fixture
-def app(posts_service: FakePostsService) -> Iterator:
+async def app(posts_service: FakePostsService) -> AsyncIterator:
     settings = VotesSettings(database_url=DATABASE_URL)
     app = create_app(settings)
     app.state.posts_service = InternalClient(
         "http://posts", settings, transport=httpx.MockTransport(posts_service.handle)
     )
-    with app.state.database.transaction() as session:
-        session.execute(text("TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox"))
+    async with app.state.database.transaction() as session:
+        await session.execute(text("TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox"))
     yield app
-    app.state.database.dispose()
+    await app.state.posts_service.close()
+    await app.state.database.dispose()
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app, base_url="http://votes") as client:
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://votes") as client:
         yield client

@@ -17,11 +17,10 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.broker import Topology, connect, declare_service_queue
-from tally_shared.database import Database
+from tally_shared.database import Database, database_for, is_transient
 from tally_shared.events import Envelope, Event, UnknownEventError
 from tally_shared.observability import (
     EVENTS_CONSUMED,
@@ -35,15 +34,15 @@ from tally_shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Session, Any, Envelope], None]
+Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
 """Applies one event inside the consumer's transaction; never commits."""
 
-BatchHandler = Callable[[Session, list[tuple[Any, Envelope]]], None]
+BatchHandler = Callable[[AsyncSession, list[tuple[Any, Envelope]]], Awaitable[None]]
 """Applies every event of its types in a batch at once, after the batch's other events.
 
-Only for events whose effect does not depend on their order (such as the
-count-carrying vote events, where the highest version wins): the batch handler
-can then use one statement for many events, in an order that takes row locks
+Only for events whose effect does not depend on their order (such as the vote
+events, whose +1 and -1 add up the same in any order): the batch handler can
+then use one statement for many events, in an order that takes row locks
 consistently.
 """
 
@@ -63,7 +62,7 @@ def inbox_table(metadata: MetaData) -> Table:
 class ConsumerTuning:
     batch_size: int = 200
     # How long to keep a batch open for more deliveries once the first arrived.
-    batch_linger_seconds: float = 0.002
+    batch_linger_seconds: float = 0.005
     database_retry_seconds: float = 1.0
 
 
@@ -154,15 +153,15 @@ class EventConsumer:
             return
         while True:
             try:
-                await asyncio.to_thread(self._apply_in_one_transaction, deliveries)
-            except DBAPIError as error:
-                if not error.connection_invalidated and not _is_connection_error(error):
+                await self._apply_in_one_transaction(deliveries)
+            except Exception as error:
+                if not is_transient(error):
                     break
-                logger.warning("database unavailable (%s); retrying the batch", error.orig)
+                # The database is down, restarting or busy: no event is at fault, so none is
+                # returned to the queue (which would count towards dead-lettering it).
+                logger.warning("database unavailable (%r); retrying the batch", error)
                 await asyncio.sleep(self._tuning.database_retry_seconds)
                 continue
-            except Exception:
-                break
             for delivery in deliveries:
                 await _settle(delivery.message.ack())
             return
@@ -170,7 +169,7 @@ class EventConsumer:
         # cannot hold back the others.
         for delivery in deliveries:
             try:
-                await asyncio.to_thread(self._apply_in_one_transaction, [delivery])
+                await self._apply_in_one_transaction([delivery])
             except Exception:
                 logger.exception(
                     "failed to apply %s %s (delivery %s); returning it to the queue",
@@ -199,10 +198,10 @@ class EventConsumer:
     def _event_types(self) -> list[str]:
         return sorted({*self._handlers, *self._batch_handlers})
 
-    def _apply_in_one_transaction(self, deliveries: Sequence[_Delivery]) -> None:
-        with self._database.transaction() as session:
+    async def _apply_in_one_transaction(self, deliveries: Sequence[_Delivery]) -> None:
+        async with self._database.transaction() as session:
             deferred: dict[BatchHandler, list[tuple[Event, Envelope]]] = {}
-            for delivery in self._first_deliveries(session, deliveries):
+            for delivery in await self._first_deliveries(session, deliveries):
                 envelope = delivery.envelope
                 batch_handler = self._batch_handlers.get(envelope.type)
                 if batch_handler is not None:
@@ -210,25 +209,25 @@ class EventConsumer:
                     continue
                 token = request_id_var.set(envelope.request_id)
                 try:
-                    self._apply(session, delivery)
+                    await self._apply(session, delivery)
                 finally:
                     request_id_var.reset(token)
             for batch_handler, events in deferred.items():
-                batch_handler(session, events)
+                await batch_handler(session, events)
                 for _, envelope in events:
                     EVENTS_CONSUMED.labels(envelope.type).inc()
 
-    def _first_deliveries(self, session: Session, deliveries: Sequence[_Delivery]) -> list[_Delivery]:
+    async def _first_deliveries(self, session: AsyncSession, deliveries: Sequence[_Delivery]) -> list[_Delivery]:
         """Records the batch's event ids in the inbox in one statement; returns the deliveries seen first now."""
         by_id = {}
         for delivery in deliveries:
             by_id.setdefault(delivery.envelope.id, delivery)
-        recorded = session.execute(
+        recorded = await session.scalars(
             insert(self._inbox)
             .values([{"event_id": d.envelope.id, "event_type": d.envelope.type} for d in by_id.values()])
             .on_conflict_do_nothing()
             .returning(self._inbox.c.event_id)
-        ).scalars()
+        )
         new_ids = set(recorded)
         duplicates = len(deliveries) - len(new_ids)
         if duplicates:
@@ -236,13 +235,13 @@ class EventConsumer:
             logger.info("skipping %d event(s) already applied", duplicates)
         return [delivery for event_id, delivery in by_id.items() if event_id in new_ids]
 
-    def _apply(self, session: Session, delivery: _Delivery) -> None:
+    async def _apply(self, session: AsyncSession, delivery: _Delivery) -> None:
         envelope = delivery.envelope
         handler = self._handlers.get(envelope.type)
         if handler is None:
             logger.warning("no handler for %s; recorded and ignored", envelope.type)
             return
-        handler(session, delivery.event, envelope)
+        await handler(session, delivery.event, envelope)
         EVENTS_CONSUMED.labels(envelope.type).inc()
         logger.debug("applied %s %s", envelope.type, envelope.id)
 
@@ -253,10 +252,6 @@ async def _settle(acknowledgement: Awaitable[None]) -> None:
         await acknowledgement
     except Exception as error:
         logger.warning("could not settle a delivery (%s); it will be redelivered", error)
-
-
-def _is_connection_error(error: DBAPIError) -> bool:
-    return type(error.orig).__name__ in {"OperationalError", "InterfaceError"}
 
 
 def _delivery_count(message: AbstractIncomingMessage) -> object:
@@ -275,13 +270,13 @@ def run_worker(
     configure_logging(process_name, settings.log_level)
 
     async def consume(stop: asyncio.Event) -> None:
-        database = Database(settings.database_url.get_secret_value(), application_name=process_name, pool_size=2)
+        database = database_for(settings, process_name, pool_size=2)
         try:
             consumer = EventConsumer(
                 database=database, inbox=inbox, settings=settings, handlers=handlers, batch_handlers=batch_handlers
             )
             await consumer.run(stop)
         finally:
-            database.dispose()
+            await database.dispose()
 
     run_until_signalled(consume)

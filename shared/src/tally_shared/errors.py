@@ -4,6 +4,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from tally_shared.database import is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +58,42 @@ class UnavailableError(DomainError):
     headers = {"Retry-After": "1"}
 
 
+class OverloadedError(UnavailableError):
+    detail = "The service is busy, try again"
+
+
+class DatabaseUnavailableError(UnavailableError):
+    detail = "The database is unavailable or busy, try again"
+
+
+def error_response(error: DomainError) -> JSONResponse:
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+        return error_response(error)
+
+    # Registered by type, not as the catch-all below: Starlette re-raises what the catch-all
+    # handled, and an outage is not a bug to report as "Exception in ASGI application".
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(OSError)
+    @app.exception_handler(TimeoutError)
+    async def _infrastructure_error(request: Request, error: Exception) -> JSONResponse:
+        if not is_transient(error):
+            logger.error("database error on %s %s", request.method, request.url.path, exc_info=error)
+            return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+        logger.warning("503 on %s %s: %s", request.method, request.url.path, _first_line(error))
+        return error_response(DatabaseUnavailableError())
 
     @app.exception_handler(Exception)
     async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

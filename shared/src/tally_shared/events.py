@@ -62,27 +62,35 @@ class PostDeleted(Event):
     owner_id: int
 
 
-class VoteCounted(Event):
-    """Base of the vote events: each carries the post's whole count after the change.
+class VoteChanged(Event):
+    """Base of the vote events: one vote added (`delta` +1) or removed (-1) on a post.
 
-    `votes_version` increases by one with every change to the post's count, so a
-    consumer keeps the count of the highest version it has seen and ignores
-    older ones: redelivered, reordered and concurrently consumed events all
-    leave the same count behind.
+    A consumer adds up the deltas. It applies each event once (its inbox skips a
+    redelivered event id), and sums do not depend on order, so redelivered,
+    reordered and concurrently consumed events all leave the same count, and no
+    voter ever waits for another voter of the same post to produce one.
+
+    `count_epoch` is the post's reconciliation epoch when the vote committed. A
+    count reset by reconciliation at epoch E already includes every vote of an
+    earlier epoch, so a consumer skips those (docs/vote-counts.md).
     """
+
+    version: ClassVar[int] = 2
+    delta: ClassVar[int]
 
     post_id: int
     user_id: int
-    votes: int
-    votes_version: int
+    count_epoch: int
 
 
-class VoteCast(VoteCounted):
+class VoteCast(VoteChanged):
     type: ClassVar[str] = "vote.cast"
+    delta: ClassVar[int] = 1
 
 
-class VoteRetracted(VoteCounted):
+class VoteRetracted(VoteChanged):
     type: ClassVar[str] = "vote.retracted"
+    delta: ClassVar[int] = -1
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

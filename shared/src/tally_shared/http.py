@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
-from tally_shared.database import Database
-from tally_shared.errors import NotAuthenticatedError, install_error_handlers
+from tally_shared.database import database_for
+from tally_shared.errors import NotAuthenticatedError, OverloadedError, error_response, install_error_handlers
 from tally_shared.identity import (
     IDENTITY_HEADER,
     SERVICE_HEADER,
@@ -25,8 +24,10 @@ from tally_shared.identity import (
     verify_service,
 )
 from tally_shared.observability import (
+    DB_POOL_CHECKED_OUT,
     HTTP_LATENCY,
     HTTP_REQUESTS,
+    HTTP_REQUESTS_SHED,
     REQUEST_ID_HEADER,
     clean_request_id,
     configure_logging,
@@ -69,6 +70,38 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
             request_id_var.reset(token)
+
+
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class LoadSheddingMiddleware:
+    """At most `limit` requests in flight in this process; the next get 503 with `Retry-After` at once.
+
+    A queue that grows faster than it drains only makes every answer late: a
+    client told to come back in a second does better, and the process serves
+    normally again the moment the load drops. Health, readiness and metrics are
+    never shed, so an orchestrator does not mistake a busy process for a dead one.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPERATIONS_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            HTTP_REQUESTS_SHED.inc()
+            await error_response(OverloadedError())(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -120,30 +153,11 @@ def broker_reachable(settings: TallySettings) -> ReadinessCheck:
     return check
 
 
-async def session_dependency(request: Request) -> AsyncIterator[Session]:
+async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction; use with `Depends(..., scope="function")` so that it
-    commits before the response is sent, and a failed commit is an error, not a lost write.
-
-    Async, so that opening the session (which does no I/O) costs no trip to the thread pool;
-    only the commit or rollback, which talk to PostgreSQL, go there.
-    """
-    session = request.app.state.database.sessions()
-    try:
+    commits before the response is sent, and a failed commit is an error, not a lost write."""
+    async with request.app.state.database.transaction() as session:
         yield session
-    except BaseException:
-        await run_in_threadpool(_finish, session, commit=False)
-        raise
-    await run_in_threadpool(_finish, session, commit=True)
-
-
-def _finish(session: Session, *, commit: bool) -> None:
-    try:
-        if commit:
-            session.commit()
-        else:
-            session.rollback()
-    finally:
-        session.close()
 
 
 async def current_caller(request: Request) -> Caller:
@@ -173,37 +187,33 @@ def create_service_app(
     *,
     title: str,
     routers: Sequence[APIRouter] = (),
-    on_shutdown: Sequence[Callable[[], None]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """A service's FastAPI app: its database on `app.state.database`, ops routes, error handling.
+    """A service's FastAPI app: its database on `app.state.database`, ops routes, error handling,
+    and at most `max_requests_in_flight` requests at once.
 
     The route-level parts (routers) are the service's own; everything else is
     the same for every service, so it is written once, here.
     """
     configure_logging(settings.service_name, settings.log_level)
-    database = Database(
-        settings.database_url.get_secret_value(),
-        application_name=settings.service_name,
-        pool_size=settings.database_pool_size,
-    )
+    database = database_for(settings, settings.service_name)
+    DB_POOL_CHECKED_OUT.set_function(database.engine.pool.checkedout)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         for close in on_shutdown:
-            close()
-        database.dispose()
-
-    async def database_reachable() -> bool:
-        return await asyncio.to_thread(database.is_reachable)
+            await close()
+        await database.dispose()
 
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     app.state.database = database
     app.state.identities = VerifiedIdentities(settings.internal_secret.get_secret_value())
+    app.add_middleware(LoadSheddingMiddleware, limit=settings.max_requests_in_flight)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    app.include_router(operations_router({"database": database_reachable, "broker": broker_reachable(settings)}))
+    app.include_router(operations_router({"database": database.is_reachable, "broker": broker_reachable(settings)}))
     for router in routers:
         app.include_router(router)
     return app

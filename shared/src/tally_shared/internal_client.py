@@ -27,9 +27,9 @@ class InternalClient:
         self._settings = settings
         self._base_urls = [url.strip().rstrip("/") for url in base_urls.split(",") if url.strip()]
         self._turn = itertools.count()
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        self._client = httpx.AsyncClient(timeout=timeout, transport=transport)
 
-    def request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+    async def request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
         """The response, for any status below 500; ServiceUnavailableError otherwise."""
         headers = {
             SERVICE_HEADER: sign_service(self._settings.service_name, self._settings.internal_secret.get_secret_value())
@@ -40,7 +40,7 @@ class InternalClient:
         start = next(self._turn) % len(self._base_urls)
         for base_url in self._base_urls[start:] + self._base_urls[:start]:
             try:
-                response = self._client.request(method, base_url + path, json=json, headers=headers)
+                response = await self._client.request(method, base_url + path, json=json, headers=headers)
                 break
             except httpx.ConnectError as error:
                 last_error = error  # nothing reached this replica: the next may take the request
@@ -52,5 +52,5 @@ class InternalClient:
             raise ServiceUnavailableError(f"{method} {path}: HTTP {response.status_code}")
         return response
 
-    def close(self) -> None:
-        self._client.close()
+    async def close(self) -> None:
+        await self._client.aclose()

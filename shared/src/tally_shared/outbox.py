@@ -13,11 +13,10 @@ from sqlalchemy import (
     Text,
     func,
     insert,
-    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.events import Envelope, Event
 from tally_shared.observability import request_id_var
@@ -45,24 +44,10 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
-def notify_channel(schema: str) -> str:
-    """The LISTEN/NOTIFY channel on which a schema's relay is woken."""
-    return f"{schema}_outbox"
-
-
-def record_event(session: Session, outbox: Table, event: Event, *, producer: str) -> Envelope:
-    """Add `event` to the outbox inside the caller's transaction.
-
-    The NOTIFY is transactional too: the relay wakes only once the change commits,
-    and never for a transaction that rolls back.
-    """
+async def record_event(session: AsyncSession, outbox: Table, event: Event, *, producer: str) -> Envelope:
+    """Add `event` to the outbox inside the caller's transaction; the relay finds it once committed."""
     envelope = Envelope.wrap(event, producer=producer, request_id=request_id_var.get())
-    # One round trip for both: the row, and the NOTIFY that PostgreSQL delivers at commit.
-    recorded = (
-        insert(outbox)
-        .values(event_id=envelope.id, event_type=envelope.type, envelope=envelope.model_dump(mode="json"))
-        .returning(outbox.c.id)
-        .cte("recorded")
+    await session.execute(
+        insert(outbox).values(event_id=envelope.id, event_type=envelope.type, envelope=envelope.model_dump(mode="json"))
     )
-    session.execute(select(func.pg_notify(notify_channel(outbox.schema), "")).select_from(recorded))
     return envelope

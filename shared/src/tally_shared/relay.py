@@ -14,22 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aio_pika
-import psycopg2
-import psycopg2.extensions
 from aio_pika.abc import AbstractExchange
 from aiormq.exceptions import DeliveryError
 from sqlalchemy import Row, Table, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.broker import Topology, connect, declare_events_exchange
-from tally_shared.database import Database
+from tally_shared.database import Database, database_for
 from tally_shared.observability import (
     EVENTS_PUBLISH_FAILURES,
     EVENTS_PUBLISHED,
     REQUEST_ID_HEADER,
     configure_logging,
 )
-from tally_shared.outbox import notify_channel
 from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
 
@@ -43,59 +40,24 @@ RETRY_CAP_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class RelayTuning:
+    """How the relay finds new rows: it polls, from every `poll_min_seconds` while rows keep
+    coming to every `poll_max_seconds` when idle (the longest an idle relay takes to notice one).
+
+    Not woken by NOTIFY: PostgreSQL serialises the commits of every transaction that
+    sent a NOTIFY in a database (a lock held through the commit's WAL flush), so a NOTIFY
+    in each writer's transaction made every vote wait for every other one (measured with
+    pgbench here, 20 clients: 8,500 commits/s without it, 960 with it). A poll of the
+    pending rows' partial index costs well under a millisecond.
+    """
+
     batch_size: int = 500
     publish_timeout: float = 5.0
-    # Safety net only: NOTIFY wakes the relay the moment a change commits.
-    idle_poll_seconds: float = 5.0
+    poll_min_seconds: float = 0.01
+    poll_max_seconds: float = 0.1
+    # After a batch, how long to let more rows commit before claiming again: under a
+    # stream of writes, one batch (one transaction, one confirm wait) then carries many rows.
+    batch_linger_seconds: float = 0.005
     reconnect_delay_seconds: float = 1.0
-
-
-class _Listener:
-    """LISTEN on the outbox channel, read from the event loop without a thread."""
-
-    def __init__(self, dsn: str, channel: str, wake: asyncio.Event) -> None:
-        self._dsn = dsn
-        self._channel = channel
-        self._wake = wake
-        self._connection: psycopg2.extensions.connection | None = None
-
-    def ensure_listening(self) -> None:
-        if self._connection is not None and not self._connection.closed:
-            return
-        try:
-            connection = psycopg2.connect(self._dsn, connect_timeout=5)
-            connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-            with connection.cursor() as cursor:
-                cursor.execute(f'LISTEN "{self._channel}"')
-        except psycopg2.Error as error:
-            logger.warning("cannot LISTEN for outbox rows yet (%s); polling meanwhile", error)
-            return
-        self._connection = connection
-        asyncio.get_running_loop().add_reader(connection.fileno(), self._on_readable)
-        self._wake.set()  # rows may have been committed while we were not listening
-
-    def _on_readable(self) -> None:
-        assert self._connection is not None
-        try:
-            self._connection.poll()
-        except psycopg2.Error:
-            logger.warning("outbox LISTEN connection lost; reconnecting")
-            self.close()
-            self._wake.set()
-            return
-        if self._connection.notifies:
-            self._connection.notifies.clear()
-            self._wake.set()
-
-    def close(self) -> None:
-        if self._connection is None:
-            return
-        try:
-            asyncio.get_running_loop().remove_reader(self._connection.fileno())
-        except (ValueError, OSError):
-            pass
-        self._connection.close()
-        self._connection = None
 
 
 class OutboxRelay:
@@ -112,44 +74,46 @@ class OutboxRelay:
         self._settings = settings
         self._tuning = tuning
         self._topology = Topology(settings.event_namespace)
-        self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; survives broker and database outages."""
-        dsn = self._database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        listener = _Listener(dsn, notify_channel(self._settings.schema), self._wake)
-        try:
-            while not stop.is_set():
-                try:
-                    await self._run_connected(stop, listener)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    logger.warning("relay paused: %s; retrying", error)
-                    await _sleep_unless(stop, self._tuning.reconnect_delay_seconds)
-        finally:
-            listener.close()
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("relay paused: %r; retrying", error)
+                await _sleep_unless(stop, self._tuning.reconnect_delay_seconds)
 
-    async def _run_connected(self, stop: asyncio.Event, listener: _Listener) -> None:
+    async def _run_connected(self, stop: asyncio.Event) -> None:
         connection = await connect(self._settings, f"{self._settings.service_name}-relay")
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await declare_events_exchange(channel, self._topology)
             logger.info("relay publishing to %s", self._topology.events_exchange)
+            idle_poll = self._tuning.poll_min_seconds
             while not stop.is_set():
-                listener.ensure_listening()
-                self._wake.clear()
                 claimed = await self.publish_pending(exchange)
-                if claimed < self._tuning.batch_size:
-                    await _wait_any(stop, self._wake, self._tuning.idle_poll_seconds)
+                if claimed >= self._tuning.batch_size:
+                    continue
+                if claimed:
+                    idle_poll = self._tuning.poll_min_seconds
+                    await _sleep_unless(stop, self._tuning.batch_linger_seconds)
+                else:
+                    await _sleep_unless(stop, idle_poll)
+                    idle_poll = min(2 * idle_poll, self._tuning.poll_max_seconds)
         finally:
             await connection.close()
 
     async def publish_pending(self, exchange: AbstractExchange) -> int:
-        """Publish one batch of due rows; returns how many rows it claimed."""
-        session = self._database.sessions()
-        try:
-            rows = await asyncio.to_thread(self._claim_due_rows, session)
+        """Publish one batch of due rows; returns how many rows it claimed.
+
+        The rows stay locked (FOR UPDATE SKIP LOCKED) while their confirms are awaited,
+        so a relay beside this one takes the next rows instead.
+        """
+        async with self._database.transaction() as session:
+            rows = await self._claim_due_rows(session)
             if not rows:
                 return 0
             # Issued in id order on one channel, so the broker receives them in order;
@@ -163,23 +127,22 @@ class OutboxRelay:
                 for row, outcome in zip(rows, outcomes, strict=True)
                 if isinstance(outcome, DeliveryError)
             }
-            await asyncio.to_thread(self._mark, session, rows, refused)
-            for row in rows:
-                if row.id not in refused:
-                    EVENTS_PUBLISHED.labels(row.event_type).inc()
-            return len(rows)
-        finally:
-            await asyncio.to_thread(session.close)
+            await self._mark(session, rows, refused)
+        for row in rows:
+            if row.id not in refused:
+                EVENTS_PUBLISHED.labels(row.event_type).inc()
+        return len(rows)
 
-    def _claim_due_rows(self, session: Session) -> Sequence[Row]:
+    async def _claim_due_rows(self, session: AsyncSession) -> Sequence[Row]:
         outbox = self._outbox
-        return session.execute(
+        result = await session.execute(
             select(outbox.c.id, outbox.c.event_type, outbox.c.envelope, outbox.c.attempts)
             .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at <= func.now())
             .order_by(outbox.c.id)
             .limit(self._tuning.batch_size)
             .with_for_update(skip_locked=True)
-        ).all()
+        )
+        return result.all()
 
     async def _publish(self, exchange: AbstractExchange, row: Row) -> None:
         envelope = row.envelope
@@ -200,11 +163,11 @@ class OutboxRelay:
             timeout=self._tuning.publish_timeout,
         )
 
-    def _mark(self, session: Session, rows: Sequence[Row], refused: dict[int, str]) -> None:
+    async def _mark(self, session: AsyncSession, rows: Sequence[Row], refused: dict[int, str]) -> None:
         outbox = self._outbox
         published_ids = [row.id for row in rows if row.id not in refused]
         if published_ids:
-            session.execute(update(outbox).where(outbox.c.id.in_(published_ids)).values(published_at=func.now()))
+            await session.execute(update(outbox).where(outbox.c.id.in_(published_ids)).values(published_at=func.now()))
         for row in rows:
             if row.id in refused:
                 delay = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**row.attempts)
@@ -217,7 +180,7 @@ class OutboxRelay:
                     delay,
                 )
                 EVENTS_PUBLISH_FAILURES.inc()
-                session.execute(
+                await session.execute(
                     update(outbox)
                     .where(outbox.c.id == row.id)
                     .values(
@@ -226,16 +189,6 @@ class OutboxRelay:
                         next_attempt_at=func.now() + text(f"interval '{delay} seconds'"),
                     )
                 )
-        session.commit()
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
@@ -251,10 +204,10 @@ def run_relay(settings: ServiceSettings, *, outbox: Table) -> None:
     configure_logging(process_name, settings.log_level)
 
     async def relay(stop: asyncio.Event) -> None:
-        database = Database(settings.database_url.get_secret_value(), application_name=process_name, pool_size=2)
+        database = database_for(settings, process_name, pool_size=2)
         try:
             await OutboxRelay(database=database, outbox=outbox, settings=settings).run(stop)
         finally:
-            database.dispose()
+            await database.dispose()
 
     run_until_signalled(relay)

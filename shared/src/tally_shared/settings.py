@@ -35,11 +35,23 @@ class TallySettings(BaseSettings):
 
 
 class ServiceSettings(TallySettings):
-    """Settings of one service that owns a PostgreSQL schema."""
+    """Settings of one service that owns a PostgreSQL schema.
+
+    The database limits bound each process: a pool of `database_pool_size`
+    connections, a wait of at most `database_pool_timeout` seconds for one (then
+    503), and PostgreSQL's own timeouts on every connection, so that no statement,
+    lock wait or forgotten transaction can hold a connection for long.
+    """
 
     service_name: str
     database_url: SecretStr
-    database_pool_size: int = 10
+    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_timeout: float = Field(default=5.0, gt=0)
+    database_statement_timeout_ms: int = Field(default=5_000, ge=1)
+    database_lock_timeout_ms: int = Field(default=2_000, ge=1)
+    database_idle_in_transaction_timeout_ms: int = Field(default=10_000, ge=1)
+    # Requests one API process serves at once; past it, 503 at once instead of a queue.
+    max_requests_in_flight: int = Field(default=256, ge=1)
 
     @property
     def schema(self) -> str:

@@ -1,43 +1,40 @@
 """Every SQL statement of the auth service."""
 
-from sqlalchemy import Row, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.models import EMAIL_INDEX, users
-
-
-class DuplicateEmailError(Exception):
-    pass
+from auth.models import users
 
 
-def add_user(session: Session, *, email: str, password_hash: str) -> Row:
-    try:
-        with session.begin_nested():
-            return session.execute(
-                insert(users)
-                .values(email=email, password_hash=password_hash)
-                .returning(users.c.id, users.c.email, users.c.created_at)
-            ).one()
-    except IntegrityError as error:
-        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != EMAIL_INDEX:
-            raise
-        raise DuplicateEmailError(email) from error
+async def add_user(session: AsyncSession, *, email: str, password_hash: str) -> Row | None:
+    """The new user, or None if the email is taken. ON CONFLICT on the case-insensitive unique
+    index: a racing registration of the same email waits for the first, then inserts nothing."""
+    result = await session.execute(
+        insert(users)
+        .values(email=email, password_hash=password_hash)
+        .on_conflict_do_nothing(index_elements=[func.lower(users.c.email)])
+        .returning(users.c.id, users.c.email, users.c.created_at)
+    )
+    return result.first()
 
 
-def user_by_email(session: Session, email: str) -> Row | None:
+async def user_by_email(session: AsyncSession, email: str) -> Row | None:
     # lower() on both sides, in PostgreSQL: the match is the unique index's, whatever the letters.
-    return session.execute(select(users).where(func.lower(users.c.email) == func.lower(email))).first()
+    result = await session.execute(select(users).where(func.lower(users.c.email) == func.lower(email)))
+    return result.first()
 
 
-def user_by_id(session: Session, user_id: int) -> Row | None:
-    return session.execute(select(users.c.id, users.c.email, users.c.created_at).where(users.c.id == user_id)).first()
+async def user_by_id(session: AsyncSession, user_id: int) -> Row | None:
+    result = await session.execute(select(users.c.id, users.c.email, users.c.created_at).where(users.c.id == user_id))
+    return result.first()
 
 
-def set_password_hash(session: Session, user_id: int, password_hash: str) -> None:
-    session.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    await session.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
 
 
-def delete_user(session: Session, user_id: int) -> bool:
+async def delete_user(session: AsyncSession, user_id: int) -> bool:
     """False if there was no such user."""
-    return session.execute(delete(users).where(users.c.id == user_id).returning(users.c.id)).first() is not None
+    result = await session.execute(delete(users).where(users.c.id == user_id).returning(users.c.id))
+    return result.first() is not None

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.schemas import JWKS, Token, UserCreate, UserRead
 from auth.service import AuthService
@@ -13,7 +13,7 @@ from tally_shared.identity import Caller
 
 router = APIRouter()
 
-SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
+SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 UserId = Annotated[int, Path(gt=0, le=2**63 - 1)]
 
@@ -26,38 +26,38 @@ ServiceDep = Annotated[AuthService, Depends(get_service)]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserRead, tags=["Users"])
-def create_user(user: UserCreate, session: SessionDep, service: ServiceDep):
+async def create_user(user: UserCreate, session: SessionDep, service: ServiceDep):
     """Register a user. Emails are unique regardless of case."""
-    return service.register(session, email=str(user.email), password=user.password)
+    return await service.register(session, email=str(user.email), password=user.password)
 
 
 @router.post("/login", response_model=Token, tags=["Authentication"])
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, service: ServiceDep):
+async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, service: ServiceDep):
     """Exchange an email (the `username` field) and password for a bearer token."""
-    return Token(access_token=service.login(session, email=form.username, password=form.password))
+    return Token(access_token=await service.login(session, email=form.username, password=form.password))
 
 
 @router.get("/users/me", response_model=UserRead, tags=["Users"])
-def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+async def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
     """The user the bearer token belongs to."""
-    return service.get_user(session, caller.user_id)
+    return await service.get_user(session, caller.user_id)
 
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, tags=["Users"])
-def delete_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+async def delete_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
     """Delete the caller's account. Their posts and votes disappear everywhere, the counts
     of the posts they voted on drop, and their tokens stop working, within the event lag."""
-    service.delete_user(session, caller.user_id)
+    await service.delete_user(session, caller.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/users/{id}", response_model=UserRead, tags=["Users"])
-def read_user(id: UserId, caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+async def read_user(id: UserId, caller: CurrentCaller, session: SessionDep, service: ServiceDep):
     """A user by id."""
-    return service.get_user(session, id)
+    return await service.get_user(session, id)
 
 
 @router.get("/.well-known/jwks.json", response_model=JWKS, tags=["Authentication"])
-def jwks(request: Request):
+async def jwks(request: Request):
     """The public keys that verify the tokens this service signs."""
     return request.app.state.keyring.jwks()

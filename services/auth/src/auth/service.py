@@ -4,10 +4,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Row
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import repository
 from auth.keys import ALGORITHM, KeyRing
@@ -40,13 +41,12 @@ class AuthService:
         # as a wrong password and does not reveal which emails are registered.
         self._dummy_hash = self._hasher.hash(uuid.uuid4().hex)
 
-    def register(self, session: Session, *, email: str, password: str) -> Row:
-        password_hash = self._hasher.hash(password)
-        try:
-            user = repository.add_user(session, email=email, password_hash=password_hash)
-        except repository.DuplicateEmailError as error:
-            raise EmailTakenError() from error
-        record_event(
+    async def register(self, session: AsyncSession, *, email: str, password: str) -> Row:
+        password_hash = await self._hash(password)
+        user = await repository.add_user(session, email=email, password_hash=password_hash)
+        if user is None:
+            raise EmailTakenError()
+        await record_event(
             session,
             outbox,
             UserRegistered(user_id=user.id, email=user.email, created_at=user.created_at),
@@ -54,28 +54,28 @@ class AuthService:
         )
         return user
 
-    def login(self, session: Session, *, email: str, password: str) -> str:
-        user = repository.user_by_email(session, email)
+    async def login(self, session: AsyncSession, *, email: str, password: str) -> str:
+        user = await repository.user_by_email(session, email)
         if user is None:
-            self._verify(self._dummy_hash, password)
+            await self._verify(self._dummy_hash, password)
             raise InvalidCredentialsError()
-        if not self._verify(user.password_hash, password):
+        if not await self._verify(user.password_hash, password):
             raise InvalidCredentialsError()
         if self._hasher.check_needs_rehash(user.password_hash):
-            repository.set_password_hash(session, user.id, self._hasher.hash(password))
+            await repository.set_password_hash(session, user.id, await self._hash(password))
         return self.issue_token(user_id=user.id, email=user.email)
 
-    def get_user(self, session: Session, user_id: int) -> Row:
-        user = repository.user_by_id(session, user_id)
+    async def get_user(self, session: AsyncSession, user_id: int) -> Row:
+        user = await repository.user_by_id(session, user_id)
         if user is None:
             raise UserNotFoundError()
         return user
 
-    def delete_user(self, session: Session, user_id: int) -> None:
+    async def delete_user(self, session: AsyncSession, user_id: int) -> None:
         """The account goes now; its posts, votes and tokens follow through `user.deleted`."""
-        if not repository.delete_user(session, user_id):
+        if not await repository.delete_user(session, user_id):
             raise UserNotFoundError()
-        record_event(session, outbox, UserDeleted(user_id=user_id), producer=self._settings.service_name)
+        await record_event(session, outbox, UserDeleted(user_id=user_id), producer=self._settings.service_name)
 
     def issue_token(self, *, user_id: int, email: str) -> str:
         now = datetime.now(UTC)
@@ -92,7 +92,15 @@ class AuthService:
         }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
-    def _verify(self, password_hash: str, password: str) -> bool:
+    # Argon2 is tens of milliseconds of CPU by design: it runs in a worker thread, so the
+    # event loop keeps serving other requests meanwhile. Only hashing goes there, never the database.
+    async def _hash(self, password: str) -> str:
+        return await to_thread.run_sync(self._hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        return await to_thread.run_sync(self._verify_blocking, password_hash, password)
+
+    def _verify_blocking(self, password_hash: str, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):

@@ -2,37 +2,37 @@
 
 import logging
 
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
 from tally_shared.consumer import BatchHandler, Handler
-from tally_shared.events import Envelope, Event, UserDeleted, UserRegistered, VoteCast, VoteCounted, VoteRetracted
+from tally_shared.events import Envelope, Event, UserDeleted, UserRegistered, VoteCast, VoteChanged, VoteRetracted
 
 logger = logging.getLogger(__name__)
 
 
-def apply_user_registered(session: Session, event: UserRegistered, envelope: Envelope) -> None:
-    repository.upsert_registered_user(session, user_id=event.user_id, email=event.email, created_at=event.created_at)
+async def apply_user_registered(session: AsyncSession, event: UserRegistered, envelope: Envelope) -> None:
+    await repository.upsert_registered_user(
+        session, user_id=event.user_id, email=event.email, created_at=event.created_at
+    )
     logger.info("user %d replicated", event.user_id)
 
 
-def apply_user_deleted(session: Session, event: UserDeleted, envelope: Envelope) -> None:
-    deleted = service.delete_everything_of(session, event.user_id)
+async def apply_user_deleted(session: AsyncSession, event: UserDeleted, envelope: Envelope) -> None:
+    deleted = await service.delete_everything_of(session, event.user_id)
     logger.info("user %d deleted with their %d post(s)", event.user_id, deleted)
 
 
-def apply_vote_counts(session: Session, events: list[tuple[VoteCounted, Envelope]]) -> None:
-    """Each post keeps the count of the highest version in the batch, and only if it is newer than its own."""
-    latest: dict[int, tuple[int, int]] = {}
-    for event, _ in events:
-        if event.post_id not in latest or latest[event.post_id][1] < event.votes_version:
-            latest[event.post_id] = (event.votes, event.votes_version)
-    repository.apply_counts(session, latest)
-    logger.debug("applied %d vote event(s) to %d post(s)", len(events), len(latest))
+async def apply_vote_changes(session: AsyncSession, events: list[tuple[VoteChanged, Envelope]]) -> None:
+    """Each post's +1s and -1s of the batch, added up and applied in one statement."""
+    changed = await repository.add_votes(
+        session, [(event.post_id, event.count_epoch, event.delta) for event, _ in events]
+    )
+    logger.debug("applied %d vote event(s) to %d post(s)", len(events), changed)
 
 
 HANDLERS: dict[type[Event], Handler] = {
     UserRegistered: apply_user_registered,
     UserDeleted: apply_user_deleted,
 }
-BATCH_HANDLERS: dict[type[Event], BatchHandler] = {VoteCast: apply_vote_counts, VoteRetracted: apply_vote_counts}
+BATCH_HANDLERS: dict[type[Event], BatchHandler] = {VoteCast: apply_vote_changes, VoteRetracted: apply_vote_changes}

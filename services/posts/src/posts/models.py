@@ -45,10 +45,10 @@ posts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Orders this post's events for the services that replicate it.
     Column("revision", Integer, nullable=False, server_default="1"),
-    # Denormalised from the votes service's events: the count of the highest
-    # `votes_version` seen. Reads never count votes.
+    # Denormalised from the votes service's events: the sum of their +1 and -1 since
+    # the count was last reset by reconciliation at `count_epoch`. Reads never count votes.
     Column("votes", Integer, nullable=False, server_default="0"),
-    Column("votes_version", BigInteger, nullable=False, server_default="0"),
+    Column("count_epoch", BigInteger, nullable=False, server_default="0"),
 )
 # The two feeds, each read straight off an index in its order.
 Index("ix_posts_new", posts.c.created_at.desc(), posts.c.id.desc())

@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts.models import posts, users
 
@@ -55,10 +55,10 @@ def _literal_substring(text: str) -> str:
 # ---- users replica ----
 
 
-def upsert_registered_user(session: Session, *, user_id: int, email: str, created_at: datetime) -> None:
+async def upsert_registered_user(session: AsyncSession, *, user_id: int, email: str, created_at: datetime) -> None:
     """From `user.registered`: creates the user, or completes the row a first post made; a tombstone stays."""
     statement = insert(users).values(id=user_id, email=email, created_at=created_at)
-    session.execute(
+    await session.execute(
         statement.on_conflict_do_update(
             index_elements=[users.c.id],
             set_={"email": statement.excluded.email, "created_at": statement.excluded.created_at},
@@ -67,16 +67,17 @@ def upsert_registered_user(session: Session, *, user_id: int, email: str, create
     )
 
 
-def ensure_user(session: Session, *, user_id: int, email: str) -> Row:
+async def ensure_user(session: AsyncSession, *, user_id: int, email: str) -> Row:
     """The caller's replica row, created from the gateway's identity if their `user.registered`
     has not arrived yet; locked against a concurrent `user.deleted` until the transaction ends."""
-    session.execute(insert(users).values(id=user_id, email=email, created_at=func.now()).on_conflict_do_nothing())
-    return session.execute(select(users).where(users.c.id == user_id).with_for_update(read=True)).one()
+    await session.execute(insert(users).values(id=user_id, email=email, created_at=func.now()).on_conflict_do_nothing())
+    result = await session.execute(select(users).where(users.c.id == user_id).with_for_update(read=True))
+    return result.one()
 
 
-def tombstone_user(session: Session, user_id: int) -> None:
+async def tombstone_user(session: AsyncSession, user_id: int) -> None:
     statement = insert(users).values(id=user_id, email=None, created_at=func.now(), deleted_at=func.now())
-    session.execute(
+    await session.execute(
         statement.on_conflict_do_update(index_elements=[users.c.id], set_={"email": None, "deleted_at": func.now()})
     )
 
@@ -84,99 +85,113 @@ def tombstone_user(session: Session, user_id: int) -> None:
 # ---- posts ----
 
 
-def feed(
-    session: Session, *, viewer_id: int, limit: int, skip: int, search: str | None, order: FeedOrder
+async def feed(
+    session: AsyncSession, *, viewer_id: int, limit: int, skip: int, search: str | None, order: FeedOrder
 ) -> Sequence[Row]:
     parameters = {"viewer_id": viewer_id, "limit": limit, "skip": skip}
     if search:
         parameters["pattern"] = _literal_substring(search)
-    return session.execute(_feed_statement(order, bool(search)), parameters).all()
+    return (await session.execute(_feed_statement(order, bool(search)), parameters)).all()
 
 
-def post_by_id(session: Session, post_id: int, *, for_update: bool = False) -> Row | None:
+async def post_by_id(session: AsyncSession, post_id: int, *, for_update: bool = False) -> Row | None:
     query = _POST_BY_ID.with_for_update(of=posts) if for_update else _POST_BY_ID
-    return session.execute(query, {"post_id": post_id}).first()
+    return (await session.execute(query, {"post_id": post_id})).first()
 
 
-def add_post(session: Session, *, owner_id: int, title: str, content: str, published: bool) -> int:
-    return session.execute(
+async def add_post(session: AsyncSession, *, owner_id: int, title: str, content: str, published: bool) -> int:
+    return await session.scalar(
         posts.insert()
         .values(owner_id=owner_id, title=title, content=content, published=published)
         .returning(posts.c.id)
-    ).scalar_one()
+    )
 
 
-def replace_post(session: Session, post_id: int, *, title: str, content: str, published: bool) -> None:
-    session.execute(
+async def replace_post(session: AsyncSession, post_id: int, *, title: str, content: str, published: bool) -> None:
+    await session.execute(
         update(posts)
         .where(posts.c.id == post_id)
         .values(title=title, content=content, published=published, revision=posts.c.revision + 1)
     )
 
 
-def delete_post(session: Session, post_id: int) -> None:
-    session.execute(delete(posts).where(posts.c.id == post_id))
+async def delete_post(session: AsyncSession, post_id: int) -> None:
+    await session.execute(delete(posts).where(posts.c.id == post_id))
 
 
-def delete_posts_of(session: Session, owner_id: int) -> Sequence[int]:
-    return session.execute(delete(posts).where(posts.c.owner_id == owner_id).returning(posts.c.id)).scalars().all()
+async def delete_posts_of(session: AsyncSession, owner_id: int) -> Sequence[int]:
+    return (await session.scalars(delete(posts).where(posts.c.owner_id == owner_id).returning(posts.c.id))).all()
 
 
-def post_replica(session: Session, post_id: int) -> Row | None:
-    return session.execute(
+async def post_replica(session: AsyncSession, post_id: int) -> Row | None:
+    result = await session.execute(
         select(posts.c.id, posts.c.owner_id, posts.c.published, posts.c.revision).where(posts.c.id == post_id)
-    ).first()
+    )
+    return result.first()
 
 
 # ---- vote counts ----
 
 
-def apply_counts(session: Session, counts: dict[int, tuple[int, int]]) -> None:
-    """Sets each post's count to `(votes, votes_version)` unless it already has that version or a later one.
+async def add_votes(session: AsyncSession, deltas: Sequence[tuple[int, int, int]]) -> int:
+    """Adds each `(post_id, count_epoch, delta)` to its post, unless reconciliation has reset the
+    post's count at a later epoch (that count already includes the vote). One statement for all
+    the posts; returns how many posts changed.
 
-    Rows are locked in id order first, so two workers applying overlapping
-    batches wait for each other instead of deadlocking.
+    The rows are locked in id order first, so two workers applying overlapping batches wait for
+    each other instead of deadlocking, and the epochs read are the ones the update meets.
     """
-    if not counts:
-        return
-    ids = sorted(counts)
-    session.execute(select(posts.c.id).where(posts.c.id.in_(ids)).order_by(posts.c.id).with_for_update())
-    session.execute(
-        text(
-            "UPDATE posts.posts AS p SET votes = v.votes, votes_version = v.version"
-            " FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[]), CAST(:versions AS bigint[]))"
-            " AS v(id, votes, version)"
-            " WHERE p.id = v.id AND p.votes_version < v.version"
-        ),
-        {"ids": ids, "counts": [counts[i][0] for i in ids], "versions": [counts[i][1] for i in ids]},
+    ids = sorted({post_id for post_id, _, _ in deltas})
+    locked = await session.execute(
+        select(posts.c.id, posts.c.count_epoch).where(posts.c.id.in_(ids)).order_by(posts.c.id).with_for_update()
     )
+    epochs = dict(locked.all())
+    totals: dict[int, int] = {}
+    for post_id, epoch, delta in deltas:
+        if post_id in epochs and epoch >= epochs[post_id]:
+            totals[post_id] = totals.get(post_id, 0) + delta
+    changed = sorted(post_id for post_id, total in totals.items() if total)
+    if changed:
+        await session.execute(
+            text(
+                "UPDATE posts.posts AS p SET votes = p.votes + v.delta"
+                " FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS integer[])) AS v(id, delta)"
+                " WHERE p.id = v.id"
+            ),
+            {"ids": changed, "deltas": [totals[post_id] for post_id in changed]},
+        )
+    return len(changed)
 
 
-def count_page(session: Session, *, after_id: int, size: int) -> Sequence[Row]:
-    return session.execute(
-        select(posts.c.id, posts.c.votes, posts.c.votes_version)
+async def lock_count_page(session: AsyncSession, *, after_id: int, size: int) -> Sequence[Row]:
+    """The next page of posts by id with their counts, locked until the transaction ends, so that
+    no vote event is applied to them between their recount and the reset of their counts."""
+    result = await session.execute(
+        select(posts.c.id, posts.c.votes)
         .where(posts.c.id > after_id)
         .order_by(posts.c.id)
         .limit(size)
-    ).all()
+        .with_for_update()
+    )
+    return result.all()
 
 
-def repair_counts(session: Session, truths: Sequence[tuple[int, int, int]]) -> Sequence[Row]:
-    """Sets counts to `(post_id, votes, votes_version)` from the votes service where they differ,
-    unless a later version was applied meanwhile; one statement for the whole page. Returns the
-    posts changed as `(id, old_votes, new_votes)`."""
+async def reset_counts(session: AsyncSession, truths: Sequence[tuple[int, int, int]]) -> Sequence[Row]:
+    """Sets each `(post_id, votes, count_epoch)` from a recount, unless the post already has a
+    later epoch; one statement for the page. Returns the posts whose count changed, as
+    `(id, old_votes, new_votes)`."""
     if not truths:
         return []
-    ids, counts, versions = (list(column) for column in zip(*truths, strict=True))
-    return session.execute(
+    ids, counts, epochs = (list(column) for column in zip(*truths, strict=True))
+    result = await session.execute(
         text(
-            "UPDATE posts.posts AS p"
-            " SET votes = v.votes, votes_version = GREATEST(p.votes_version, v.version)"
-            " FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[]), CAST(:versions AS bigint[]))"
-            " AS v(id, votes, version),"
+            "UPDATE posts.posts AS p SET votes = v.votes, count_epoch = v.epoch"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[]), CAST(:epochs AS bigint[]))"
+            " AS v(id, votes, epoch),"
             " (SELECT id, votes FROM posts.posts WHERE id = ANY(CAST(:ids AS bigint[]))) AS old"
-            " WHERE p.id = v.id AND old.id = v.id AND p.votes <> v.votes AND p.votes_version <= v.version"
+            " WHERE p.id = v.id AND old.id = v.id AND p.count_epoch <= v.epoch"
             " RETURNING p.id, old.votes AS old_votes, p.votes AS new_votes"
         ),
-        {"ids": ids, "counts": counts, "versions": versions},
-    ).all()
+        {"ids": ids, "counts": counts, "epochs": epochs},
+    )
+    return [row for row in result.all() if row.old_votes != row.new_votes]

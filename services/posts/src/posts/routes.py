@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
 from posts.repository import FeedOrder
@@ -14,13 +14,13 @@ from tally_shared.identity import Caller
 router = APIRouter(tags=["Posts"])
 internal_router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
 
-SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
+SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 PostId = Annotated[int, Path(gt=0, le=2**63 - 1)]
 
 
 @router.get("/posts", response_model=list[PostWithVotes])
-def list_posts(
+async def list_posts(
     caller: CurrentCaller,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -29,38 +29,38 @@ def list_posts(
     order: Annotated[FeedOrder, Query(description="`new`: newest first; `top`: most votes first")] = "new",
 ):
     """Published posts and the caller's own drafts, each with its vote count."""
-    return service.feed(session, caller, limit=limit, skip=skip, search=search, order=order)
+    return await service.feed(session, caller, limit=limit, skip=skip, search=search, order=order)
 
 
 @router.get("/posts/{id}", response_model=PostWithVotes)
-def get_post(id: PostId, caller: CurrentCaller, session: SessionDep):
+async def get_post(id: PostId, caller: CurrentCaller, session: SessionDep):
     """One post with its vote count; someone else's draft is 404."""
-    return service.get(session, caller, id)
+    return await service.get(session, caller, id)
 
 
 @router.post("/posts", status_code=status.HTTP_201_CREATED, response_model=PostRead)
-def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep):
+async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep):
     """Create a post owned by the caller."""
-    return service.create(session, caller, post)
+    return await service.create(session, caller, post)
 
 
 @router.put("/posts/{id}", response_model=PostRead)
-def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep):
+async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep):
     """Replace one of the caller's posts."""
-    return service.replace(session, caller, id, post)
+    return await service.replace(session, caller, id, post)
 
 
 @router.delete("/posts/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep):
+async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep):
     """Delete one of the caller's posts, and with it its votes."""
-    service.delete(session, caller, id)
+    await service.delete(session, caller, id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @internal_router.get("/posts/{id}", response_model=PostReplica)
-def post_for_replica(id: PostId, session: SessionDep):
+async def post_for_replica(id: PostId, session: SessionDep):
     """What the votes service needs of a post its replica does not have yet."""
-    row = repository.post_replica(session, id)
+    row = await repository.post_replica(session, id)
     if row is None:
         raise service.PostNotFoundError()
     return row

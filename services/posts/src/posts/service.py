@@ -1,7 +1,7 @@
 """The posts service's rules: who sees, changes and deletes which post, and the events that tell."""
 
 from sqlalchemy import Row
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository
 from posts.models import outbox
@@ -47,32 +47,32 @@ def _visible(row: Row | None, caller: Caller) -> Row:
     return row
 
 
-def _publish(session: Session, event: Event) -> None:
-    record_event(session, outbox, event, producer=PRODUCER)
+async def _publish(session: AsyncSession, event: Event) -> None:
+    await record_event(session, outbox, event, producer=PRODUCER)
 
 
-def feed(
-    session: Session, caller: Caller, *, limit: int, skip: int, search: str | None, order: FeedOrder
+async def feed(
+    session: AsyncSession, caller: Caller, *, limit: int, skip: int, search: str | None, order: FeedOrder
 ) -> list[dict]:
-    rows = repository.feed(session, viewer_id=caller.user_id, limit=limit, skip=skip, search=search, order=order)
+    rows = await repository.feed(session, viewer_id=caller.user_id, limit=limit, skip=skip, search=search, order=order)
     return [_with_votes(row) for row in rows]
 
 
-def get(session: Session, caller: Caller, post_id: int) -> dict:
-    return _with_votes(_visible(repository.post_by_id(session, post_id), caller))
+async def get(session: AsyncSession, caller: Caller, post_id: int) -> dict:
+    return _with_votes(_visible(await repository.post_by_id(session, post_id), caller))
 
 
-def create(session: Session, caller: Caller, post: PostIn) -> dict:
+async def create(session: AsyncSession, caller: Caller, post: PostIn) -> dict:
     # A user registered a moment ago can post at once: their replica row is made
     # from the gateway's identity if `user.registered` has not arrived yet.
-    owner = repository.ensure_user(session, user_id=caller.user_id, email=caller.email)
+    owner = await repository.ensure_user(session, user_id=caller.user_id, email=caller.email)
     if owner.deleted_at is not None:
         raise AccountDeletedError()
-    post_id = repository.add_post(
+    post_id = await repository.add_post(
         session, owner_id=caller.user_id, title=post.title, content=post.content, published=post.published
     )
-    row = repository.post_by_id(session, post_id)
-    _publish(
+    row = await repository.post_by_id(session, post_id)
+    await _publish(
         session,
         PostCreated(
             post_id=row.id,
@@ -85,34 +85,34 @@ def create(session: Session, caller: Caller, post: PostIn) -> dict:
     return _post(row)
 
 
-def _owned(session: Session, caller: Caller, post_id: int) -> Row:
-    row = _visible(repository.post_by_id(session, post_id, for_update=True), caller)
+async def _owned(session: AsyncSession, caller: Caller, post_id: int) -> Row:
+    row = _visible(await repository.post_by_id(session, post_id, for_update=True), caller)
     if row.owner_id != caller.user_id:
         raise NotPostOwnerError()
     return row
 
 
-def replace(session: Session, caller: Caller, post_id: int, post: PostIn) -> dict:
-    _owned(session, caller, post_id)
-    repository.replace_post(session, post_id, title=post.title, content=post.content, published=post.published)
-    row = repository.post_by_id(session, post_id)
-    _publish(
+async def replace(session: AsyncSession, caller: Caller, post_id: int, post: PostIn) -> dict:
+    await _owned(session, caller, post_id)
+    await repository.replace_post(session, post_id, title=post.title, content=post.content, published=post.published)
+    row = await repository.post_by_id(session, post_id)
+    await _publish(
         session,
         PostUpdated(post_id=row.id, owner_id=row.owner_id, published=row.published, revision=row.revision),
     )
     return _post(row)
 
 
-def delete(session: Session, caller: Caller, post_id: int) -> None:
-    row = _owned(session, caller, post_id)
-    repository.delete_post(session, post_id)
-    _publish(session, PostDeleted(post_id=row.id, owner_id=row.owner_id))
+async def delete(session: AsyncSession, caller: Caller, post_id: int) -> None:
+    row = await _owned(session, caller, post_id)
+    await repository.delete_post(session, post_id)
+    await _publish(session, PostDeleted(post_id=row.id, owner_id=row.owner_id))
 
 
-def delete_everything_of(session: Session, user_id: int) -> int:
+async def delete_everything_of(session: AsyncSession, user_id: int) -> int:
     """A deleted user's posts go, each with a `post.deleted` so their votes go too."""
-    repository.tombstone_user(session, user_id)
-    post_ids = repository.delete_posts_of(session, user_id)
+    await repository.tombstone_user(session, user_id)
+    post_ids = await repository.delete_posts_of(session, user_id)
     for post_id in post_ids:
-        _publish(session, PostDeleted(post_id=post_id, owner_id=user_id))
+        await _publish(session, PostDeleted(post_id=post_id, owner_id=user_id))
     return len(post_ids)

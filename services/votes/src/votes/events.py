@@ -2,7 +2,7 @@
 
 import logging
 
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.consumer import Handler
 from tally_shared.events import Envelope, Event, PostCreated, PostDeleted, PostUpdated, UserDeleted
@@ -11,19 +11,19 @@ from votes import repository, service
 logger = logging.getLogger(__name__)
 
 
-def apply_post_changed(session: Session, event: PostCreated | PostUpdated, envelope: Envelope) -> None:
-    repository.upsert_post(
+async def apply_post_changed(session: AsyncSession, event: PostCreated | PostUpdated, envelope: Envelope) -> None:
+    await repository.upsert_post(
         session, post_id=event.post_id, owner_id=event.owner_id, published=event.published, revision=event.revision
     )
 
 
-def apply_post_deleted(session: Session, event: PostDeleted, envelope: Envelope) -> None:
-    repository.tombstone_post(session, post_id=event.post_id, owner_id=event.owner_id)
+async def apply_post_deleted(session: AsyncSession, event: PostDeleted, envelope: Envelope) -> None:
+    await repository.tombstone_post(session, post_id=event.post_id, owner_id=event.owner_id)
     logger.info("post %d deleted with its votes", event.post_id)
 
 
-def apply_user_deleted(session: Session, event: UserDeleted, envelope: Envelope) -> None:
-    removed = service.delete_votes_of(session, event.user_id)
+async def apply_user_deleted(session: AsyncSession, event: UserDeleted, envelope: Envelope) -> None:
+    removed = await service.delete_votes_of(session, event.user_id)
     logger.info("user %d deleted with their %d vote(s)", event.user_id, removed)
 
 

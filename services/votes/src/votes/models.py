@@ -5,7 +5,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -21,9 +20,9 @@ metadata = MetaData(schema="votes")
 
 # What this service knows of the posts service's posts, from its events (or,
 # for a post too new for its event to have arrived, from the posts service
-# itself), plus each post's count of votes, changed in the same transaction as
-# the votes. A deleted post stays as a tombstone, so a late or reordered event
-# can never bring it back.
+# itself). A vote only reads this row: no vote writes or locks it, so the voters
+# of one post never wait for each other. A deleted post stays as a tombstone, so
+# a late or reordered event can never bring it back.
 posts = Table(
     "posts",
     metadata,
@@ -32,16 +31,18 @@ posts = Table(
     Column("published", Boolean, nullable=False),
     Column("revision", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default="false"),
-    Column("votes", Integer, nullable=False, server_default="0"),
-    # One more with every change of `votes`: orders the count-carrying events.
-    Column("votes_version", BigInteger, nullable=False, server_default="0"),
+    # One more each time reconciliation recounts the post; carried by every vote event.
+    Column("count_epoch", BigInteger, nullable=False, server_default="0"),
 )
 
+# No foreign key to `posts`: its check would lock the post's row for every vote
+# (FOR KEY SHARE, a multixact shared by every voter of a viral post). The post
+# is checked under the post's advisory lock instead (repository.lock_vote).
 votes = Table(
     "votes",
     metadata,
     Column("user_id", BigInteger, nullable=False),
-    Column("post_id", BigInteger, ForeignKey(posts.c.id), nullable=False),
+    Column("post_id", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # One vote per user per post, enforced here.
     PrimaryKeyConstraint("user_id", "post_id"),

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.http import calling_service, current_caller, session_dependency
 from tally_shared.identity import Caller
@@ -14,7 +14,7 @@ from votes.schemas import TalliesRequest, TalliesResponse, VoteIn, VoteResult
 router = APIRouter(tags=["Votes"])
 internal_router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
 
-SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
+SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
@@ -23,18 +23,18 @@ async def posts_service(request: Request) -> InternalClient:
 
 
 @router.post("/vote", status_code=status.HTTP_201_CREATED, response_model=VoteResult)
-def vote(
+async def vote(
     body: VoteIn,
     caller: CurrentCaller,
     session: SessionDep,
     posts: Annotated[InternalClient, Depends(posts_service)],
 ):
     """Add (`dir: 1`) or remove (`dir: 0`) the caller's vote on a post."""
-    message = service.vote(session, caller, post_id=body.post_id, direction=body.dir, posts_service=posts)
+    message = await service.vote(session, caller, post_id=body.post_id, direction=body.dir, posts_service=posts)
     return VoteResult(message=message)
 
 
 @internal_router.post("/tallies", response_model=TalliesResponse)
-def tallies(body: TalliesRequest, session: SessionDep):
-    """The true counts of the given posts, for the posts service's reconciliation."""
-    return TalliesResponse(tallies=service.tallies(session, body.post_ids))
+async def tallies(body: TalliesRequest, session: SessionDep):
+    """The true counts of the given posts, each at a new count epoch, for the posts service's reconciliation."""
+    return TalliesResponse(tallies=await service.tallies(session, body.post_ids))

@@ -17,13 +17,14 @@ class VoteResult(BaseModel):
 
 
 class TalliesRequest(BaseModel):
-    post_ids: list[PostId] = Field(max_length=10_000)
+    # Each post is locked for its recount: a bounded page keeps PostgreSQL's lock table small.
+    post_ids: list[PostId] = Field(max_length=1_000)
 
 
 class Tally(BaseModel):
     post_id: int
     votes: int
-    votes_version: int
+    count_epoch: int
 
 
 class TalliesResponse(BaseModel):
