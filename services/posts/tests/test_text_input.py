@@ -1,5 +1,5 @@
-"""Text PostgreSQL cannot store (a NUL character) is a 422 in FastAPI's shape, never a 500;
-ordinary text, however unusual, still reaches the real database."""
+"""Text PostgreSQL cannot store (a NUL character, a lone surrogate) is a 422 in FastAPI's shape,
+never a 500; ordinary text, however unusual, still reaches the real database."""
 
 import pytest
 
@@ -77,3 +77,20 @@ async def test_unusual_but_storable_text_is_stored_and_found(client, author):
     replaced = await client.put(f"/posts/{post['id']}", json={"title": "é", "content": "\x01"}, headers=author)
     assert replaced.status_code == 200
     assert (replaced.json()["title"], replaced.json()["content"]) == ("é", "\x01")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"title": "lone \\ud800 surrogate", "content": "c"}',
+        b'{"title": "lone surrogate as bytes \xed\xa0\x80", "content": "c"}',
+        b'{"title": "t", "content": "c", "published": "\\udfff"}',
+    ],
+)
+async def test_text_utf8_cannot_encode_is_422_with_its_echo_replaced(client, author, body):
+    response = await client.post("/posts", content=body, headers={**author, "content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"][0] == "body"
+    assert "?" in error["input"]
