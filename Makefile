@@ -26,7 +26,7 @@ export TALLY_TEST_DATABASE ?= tally_test
 TEST_DATABASE_URLS = $(foreach s,$(SERVICES) gateway,$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: help install deploy-tools preflight database migrate run test reconcile bench lint clean
+.PHONY: help install deploy-tools browser-tools preflight database migrate run test reconcile bench lint clean
 
 help:
 	@echo "make run    install what is missing, migrate, start the whole stack on http://127.0.0.1:8000"
@@ -47,6 +47,13 @@ $(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-de
 deploy-tools:
 	@command -v docker-compose >/dev/null || apt-get install -y -q docker-compose >/dev/null \
 		|| echo "could not install docker-compose (Debian package); the compose checks will fail until it is installed"
+
+# Debian's chromium: tests/e2e/test_docs_browser.py drives the Swagger UI in it through playwright
+# (requirements-dev.txt). Not `playwright install`: that downloads a browser build from outside any
+# package registry, which a machine limited to the registries cannot do.
+browser-tools:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) >/dev/null \
+		|| echo "could not install chromium (Debian package); the Swagger UI browser test will fail until it is installed"
 
 preflight: install
 	@$(BIN)/python -m tally_shared.preflight "$(AUTH_DATABASE_URL)" "$(TALLY_AMQP_URL)"
@@ -70,7 +77,7 @@ run: migrate
 
 # Each package's tests run on their own (each has its own conftest); the test
 # database is dropped first and last, so no run sees another's data.
-test: preflight deploy-tools
+test: preflight deploy-tools browser-tools
 	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
 	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e tests/deploy; do \

@@ -1,5 +1,7 @@
 """The merged OpenAPI document and the Swagger UI."""
 
+import re
+
 import httpx
 from gateway_fakes import FakeServices
 
@@ -141,8 +143,28 @@ async def test_the_swagger_ui_uses_the_merged_document_and_logs_in_through_login
     assert "oauth2" in redirect.text.lower()
 
 
+async def test_the_swagger_ui_loads_only_assets_the_gateway_serves(client: httpx.AsyncClient):
+    docs = await client.get("/docs")
+
+    # No absolute URL anywhere, and every file the page loads is one of the gateway's own:
+    # nothing comes from a CDN, so /docs works offline.
+    assert "://" not in docs.text
+    asset_urls = re.findall(r'(?:src|href)="([^"]*)"', docs.text)
+    expected_types = {
+        "/docs/assets/swagger-ui-bundle.js": ("text/javascript", "application/javascript"),
+        "/docs/assets/swagger-ui.css": ("text/css",),
+        "/docs/assets/favicon.png": ("image/png",),
+    }
+    assert sorted(asset_urls) == sorted(expected_types)
+    for url, content_types in expected_types.items():
+        asset = await client.get(url)
+        assert asset.status_code == 200, url
+        assert asset.headers["content-type"].split(";")[0] in content_types, (url, asset.headers["content-type"])
+        assert asset.content, url
+
+
 async def test_documentation_needs_no_token(client: httpx.AsyncClient, services: FakeServices):
     services.documents = SERVICE_DOCUMENTS
 
-    for path in ("/docs", "/openapi.json", "/docs/oauth2-redirect"):
+    for path in ("/docs", "/openapi.json", "/docs/oauth2-redirect", "/docs/assets/swagger-ui-bundle.js"):
         assert (await client.get(path)).status_code == 200, path

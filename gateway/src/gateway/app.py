@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.assertions import IdentityAssertions
@@ -49,6 +50,10 @@ PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PROBE_TIMEOUT_SECONDS = 2.0
 OPENAPI_CACHE_SECONDS = 10.0
 UPSTREAM_FAILURES = (UpstreamConnectError, UpstreamTimeoutError, UpstreamError)
+# Swagger UI's files, from the pinned fastapi-offline package (see gateway/pyproject.toml):
+# the gateway serves them itself, so /docs loads nothing from the internet.
+DOCS_ASSETS_PATH = "/docs/assets"
+SWAGGER_UI_ASSETS_PACKAGE = ("fastapi_offline", "static")
 
 
 class StripClientIdentityMiddleware:
@@ -149,12 +154,19 @@ def _add_documentation_routes(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Tally API", oauth2_redirect_url="/docs/oauth2-redirect"
+            openapi_url="/openapi.json",
+            title="Tally API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon.png",
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     async def docs_oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
+
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(packages=[SWAGGER_UI_ASSETS_PACKAGE]), name="docs-assets")
 
 
 def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:

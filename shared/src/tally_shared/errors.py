@@ -1,8 +1,12 @@
 """Domain errors, turned into HTTP once, at the edge of each service."""
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -70,7 +74,25 @@ def error_response(error: DomainError) -> JSONResponse:
     return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
 
 
+class ValidationErrorResponse(JSONResponse):
+    """FastAPI's 422, whose errors echo the input, rendered even when UTF-8 cannot encode that input.
+
+    A JSON body can carry a lone surrogate, spelled `"\\ud800"` or as the bytes ED A0 80 (which
+    the JSON decoder lets through); validation refuses it, and Starlette's JSONResponse would then
+    fail to encode the echo, turning the 422 into a 500. Here each such character becomes a "?".
+    """
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8", errors="replace"
+        )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return ValidationErrorResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
         return error_response(error)

@@ -3,10 +3,9 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.schemas import JWKS, Token, UserCreate, UserRead
+from auth.schemas import JWKS, LoginForm, Token, UserCreate, UserRead
 from auth.service import AuthService
 from tally_shared.http import current_caller, session_dependency
 from tally_shared.identity import Caller
@@ -32,7 +31,7 @@ async def create_user(user: UserCreate, session: SessionDep, service: ServiceDep
 
 
 @router.post("/login", response_model=Token, tags=["Authentication"])
-async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, service: ServiceDep):
+async def login(form: Annotated[LoginForm, Depends()], session: SessionDep, service: ServiceDep):
     """Exchange an email (the `username` field) and password for a bearer token."""
     return Token(access_token=await service.login(session, email=form.username, password=form.password))
 

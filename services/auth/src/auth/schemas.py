@@ -1,13 +1,47 @@
 """What comes in and goes out; the password hash has no way into a response."""
 
 from datetime import datetime
+from typing import Annotated
 
+from fastapi import Form
+from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from tally_shared.text import RefuseNul, StorableText
 
 
 class UserCreate(BaseModel):
+    # EmailStr already refuses a NUL, as it refuses every control character.
     email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
+    # Only its hash is stored, but a password the login form would refuse must not be registered.
+    password: Annotated[str, Field(min_length=8, max_length=128), RefuseNul]
+
+
+class LoginForm(OAuth2PasswordRequestForm):
+    """OAuth2's password flow form, which Swagger UI's Authorize sends: `username` is the email.
+
+    The same fields as FastAPI's form, with the two this service reads refusing a NUL
+    (the email is looked up in PostgreSQL); the others are ignored.
+    """
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        username: Annotated[StorableText, Form()],
+        password: Annotated[StorableText, Form(json_schema_extra={"format": "password"})],
+        scope: Annotated[str, Form()] = "",
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[str | None, Form(json_schema_extra={"format": "password"})] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
 
 class UserRead(BaseModel):

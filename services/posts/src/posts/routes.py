@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
 from posts.repository import FeedOrder
-from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes
+from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes, TitleSearch
 from tally_shared.http import calling_service, current_caller, session_dependency
 from tally_shared.identity import Caller
 
@@ -25,7 +25,7 @@ async def list_posts(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     skip: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-    search: Annotated[str | None, Query(max_length=300, description="Case-insensitive substring of the title")] = None,
+    search: Annotated[TitleSearch | None, Query(description="Case-insensitive substring of the title")] = None,
     order: Annotated[FeedOrder, Query(description="`new`: newest first; `top`: most votes first")] = "new",
 ):
     """Published posts and the caller's own drafts, each with its vote count."""

@@ -5,9 +5,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from tally_shared.text import RefuseNul
+
 # Not blank: at least one character that is not whitespace.
-Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
-Content = Annotated[str, StringConstraints(max_length=20_000)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S"), RefuseNul]
+Content = Annotated[str, StringConstraints(max_length=20_000), RefuseNul]
+# `search` of GET /posts: a substring of a title, so no longer than a title.
+TitleSearch = Annotated[str, StringConstraints(max_length=300), RefuseNul]
 
 
 class PostIn(BaseModel):

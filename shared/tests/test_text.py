@@ -1,0 +1,41 @@
+"""StorableText and RefuseNul: a NUL is a validation error; constraints keep their own errors and schema."""
+
+from typing import Annotated
+
+import pytest
+from pydantic import StringConstraints, TypeAdapter, ValidationError
+
+from tally_shared.text import RefuseNul, StorableText
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=5, pattern=r"\S"), RefuseNul]
+
+
+@pytest.mark.parametrize("value", ["\x00", "a\x00", "\x00a", "a\x00b"])
+def test_a_nul_anywhere_is_refused(value):
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(StorableText).validate_python(value)
+
+    [error] = refused.value.errors()
+    assert error["type"] == "string_nul_character"
+    assert error["msg"] == "Text must not contain the NUL character (\\u0000)"
+
+
+def test_any_other_character_is_kept():
+    every_other_character = "".join(chr(code) for code in range(1, 0xD800)) + "🔑"
+
+    assert TypeAdapter(StorableText).validate_python(every_other_character) == every_other_character
+
+
+@pytest.mark.parametrize(
+    ("value", "error_type"),
+    [("", "string_too_short"), ("too long", "string_too_long"), ("   ", "string_pattern_mismatch")],
+)
+def test_constraints_before_refuse_nul_keep_their_own_errors(value, error_type):
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(Title).validate_python(value)
+
+    assert [error["type"] for error in refused.value.errors()] == [error_type]
+
+
+def test_constraints_before_refuse_nul_keep_their_json_schema():
+    assert TypeAdapter(Title).json_schema() == {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "\\S"}
