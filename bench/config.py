@@ -19,8 +19,15 @@ MIGRATED = {
 CONSUMERS = ["posts", "votes", "gateway"]
 
 
-def database_url(component: str) -> str:
-    return f"postgresql+psycopg2://tally_{component}:tally_{component}@127.0.0.1:5432/{DATABASE}"
+# How the services reach PostgreSQL (BENCH_DATABASE_DRIVER), by the URL scheme they are given:
+# they turn a psycopg2 URL into asyncpg, and keep an explicit `postgresql+psycopg` (psycopg 3, async).
+SERVICE_URL_SCHEMES = {"asyncpg": "postgresql+psycopg2", "psycopg": "postgresql+psycopg"}
+
+
+def database_url(component: str, scheme: str = "postgresql+psycopg2") -> str:
+    """The URL of `component`'s role; psycopg2 (what migrations, the loading and the bench's own queries use)
+    unless another scheme is asked for."""
+    return f"{scheme}://tally_{component}:tally_{component}@127.0.0.1:5432/{DATABASE}"
 
 
 @dataclass(frozen=True)
@@ -30,16 +37,20 @@ class BenchConfig:
     votes: int = 1_000_000
     # The dataset the feed reads are repeated on, to see whether the number of votes matters.
     small_votes: int = 10_000
-    # Users logged in through POST /login, whose tokens the load uses.
+    # Users whose tokens the load uses at random. Every user of the dataset is logged in through
+    # POST /login, for the votes on one hot post (each user in turn); the other scenarios use these.
     logged_in_users: int = 200
     # Seconds of each wrk scenario, after a warm-up run whose figures are dropped.
     duration: float = 15
     warmup: float = 3
     threads: int = 2
     connections: int = 32
-    # The open-loop vote stream whose propagation lag is measured (the target's rate)...
+    # Every user votes on one post, cast then retracted then cast..., over this many connections.
+    hot_connections: int = 200
+    # The open-loop vote streams whose propagation lag is measured: besides one at half the
+    # new votes/s POST /vote reached (the target's), one at a fixed rate, comparable from run to run...
     lag_rate: float = 200
-    # ...and a second one the stack surely sustains, to see the lag without a queue in front.
+    # ...and a third one the stack surely sustains, to see the lag without a queue in front.
     light_lag_rate: float = 50
     lag_duration: float = 10
     # Polling GET /posts/{id} every 5 ms for every vote would load the stack more
@@ -48,9 +59,20 @@ class BenchConfig:
     lag_poll_interval: float = 0.005
     # Under the full-speed wrk vote load: votes followed per second.
     saturated_lag_rate: float = 10
+    # Seconds of the open-loop POST /vote stream at twice the new votes/s POST /vote reached.
+    overload_duration: float = 20
+    # `asyncpg` or `psycopg` (3, async): the driver the services reach PostgreSQL with.
+    database_driver: str = "asyncpg"
     seed: int = 20240601
     # py-spy profiles of the gateway and the posts API under the feed load.
     profile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.database_driver not in SERVICE_URL_SCHEMES:
+            raise ValueError(f"BENCH_DATABASE_DRIVER={self.database_driver!r}: one of {', '.join(SERVICE_URL_SCHEMES)}")
+        # Each user has at most one vote on the hot post in flight: the users must outnumber the connections.
+        if self.hot_connections >= self.users:
+            raise ValueError(f"BENCH_HOT_CONNECTIONS={self.hot_connections} must be below BENCH_USERS={self.users}")
 
     @classmethod
     def from_environment(cls) -> "BenchConfig":
@@ -66,6 +88,15 @@ class BenchConfig:
 
     @property
     def lag_posts_from(self) -> int:
-        """Posts from this id on are kept for the lag measurements: the wrk vote load never
-        touches them, so the count each measured vote must lead to is known."""
+        """Posts from this id on (but the hot post) are kept for the lag measurements: the wrk
+        vote load never touches them, so the count each measured vote must lead to is known."""
         return self.posts * 9 // 10 + 1
+
+    @property
+    def hot_post_id(self) -> int:
+        """The post every user votes on in the hot-post scenario, and nothing else touches: the last one."""
+        return self.posts
+
+    def service_database_url(self, component: str) -> str:
+        """`component`'s URL as the stack's processes get it, for the driver of BENCH_DATABASE_DRIVER."""
+        return database_url(component, SERVICE_URL_SCHEMES[self.database_driver])

@@ -48,7 +48,7 @@ def _dsn(component: str) -> str:
     return make_url(database_url(component)).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _query(component: str, sql: str, parameters: tuple = ()) -> list[tuple]:
+def query(component: str, sql: str, parameters: tuple = ()) -> list[tuple]:
     with contextlib.closing(psycopg2.connect(_dsn(component))) as connection, connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         return cursor.fetchall()
@@ -73,13 +73,13 @@ class ReservedPosts:
     """
 
     def __init__(self, config: BenchConfig, logged_in: list[int], rng: random.Random) -> None:
-        first = config.lag_posts_from
-        counts = dict(_query("posts", "SELECT id, votes FROM posts.posts WHERE id >= %s", (first,)))
+        first, hot = config.lag_posts_from, config.hot_post_id
+        counts = dict(query("posts", "SELECT id, votes FROM posts.posts WHERE id >= %s AND id <> %s", (first, hot)))
         voted: dict[int, set[int]] = {post_id: set() for post_id in counts}
-        for user_id, post_id in _query(
+        for user_id, post_id in query(
             "votes",
-            "SELECT user_id, post_id FROM votes.votes WHERE post_id >= %s AND user_id = ANY(%s)",
-            (first, logged_in),
+            "SELECT user_id, post_id FROM votes.votes WHERE post_id >= %s AND post_id <> %s AND user_id = ANY(%s)",
+            (first, hot, logged_in),
         ):
             voted[post_id].add(user_id)
         self._rng = rng
@@ -182,7 +182,7 @@ class LagMeter:
         record.not_seen += 1
 
 
-async def _at_rate(rate: float, seconds: float, start_one: Callable[[int], Awaitable[None]]) -> None:
+async def at_rate(rate: float, seconds: float, start_one: Callable[[int], Awaitable[None]]) -> None:
     """Open loop: the i-th task starts at i / rate seconds, however long the earlier ones take."""
     started = time.perf_counter()
     tasks = []
@@ -204,6 +204,8 @@ def _client(gateway_url: str) -> aiohttp.ClientSession:
 
 @dataclass
 class SteadyLag:
+    # What the rate is, e.g. "half the vote capacity".
+    label: str
     rate: float
     # From the first vote sent to the last vote answered: longer than planned if the stack fell behind.
     seconds: float
@@ -215,7 +217,7 @@ class SteadyLag:
 
 
 async def steady_lag(
-    gateway_url: str, config: BenchConfig, tokens: dict[int, str], reserved: ReservedPosts, rate: float
+    gateway_url: str, config: BenchConfig, tokens: dict[int, str], reserved: ReservedPosts, rate: float, label: str
 ) -> SteadyLag:
     """`rate` new votes a second for `lag_duration` seconds; one in `lag_sample_every` is followed."""
     record = LagRecord()
@@ -229,8 +231,8 @@ async def steady_lag(
                 await meter.vote(reserved.unmeasured(), record)
 
         started = time.perf_counter()
-        await _at_rate(rate, config.lag_duration, one)
-    return SteadyLag(rate, record.last_answer - started, record)
+        await at_rate(rate, config.lag_duration, one)
+    return SteadyLag(label, rate, record.last_answer - started, record)
 
 
 # ---- the backlog, while the vote load runs ----
@@ -255,7 +257,7 @@ async def _queue_depth(channel: aio_pika.abc.AbstractChannel, name: str) -> int:
 
 
 def _outbox_backlog() -> int:
-    return _query("votes", "SELECT count(*) FROM votes.outbox WHERE published_at IS NULL")[0][0]
+    return query("votes", "SELECT count(*) FROM votes.outbox WHERE published_at IS NULL")[0][0]
 
 
 async def _wait_until_drained(channel: aio_pika.abc.AbstractChannel, queue_name: str) -> float | None:
@@ -318,7 +320,7 @@ async def saturated_lag(
         # Measured votes start a little after the load and stop a little before it,
         # so each is cast while the stack is saturated.
         await asyncio.sleep(1.0)
-        await _at_rate(config.saturated_lag_rate, max(1.0, config.duration - 2.0), one)
+        await at_rate(config.saturated_lag_rate, max(1.0, config.duration - 2.0), one)
         result = await load
     stop_sampling.set()
     await sampler
