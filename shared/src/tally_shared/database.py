@@ -14,7 +14,7 @@ dbsetup, tools) keeps using psycopg2 with the same URLs.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -126,11 +126,11 @@ class Database:
             yield session
             await run_to_completion(session.commit())
         except BaseException:
-            await run_to_completion(_rollback(session))
+            await run_to_completion(_release(session, session.rollback))
             raise
         finally:
             try:
-                await run_to_completion(_close(session))
+                await run_to_completion(_release(session, session.close))
             finally:
                 self.in_use -= 1
                 self._slots.release()
@@ -153,20 +153,12 @@ class Database:
         await self.engine.dispose()
 
 
-async def _rollback(session: AsyncSession) -> None:
+async def _release(session: AsyncSession, step: Callable[[], Awaitable[None]]) -> None:
+    """A rollback or close, bounded in time; a connection left in an unknown state (a query cut
+    short, a server gone) is terminated instead of going back to the pool."""
     try:
         async with asyncio.timeout(_RELEASE_TIMEOUT_SECONDS):
-            await session.rollback()
-    except Exception as error:
-        # The connection is in an unknown state (a query cut short, a dead server): never reuse it.
-        logger.debug("rollback failed (%r); terminating the connection", error)
-        await session.invalidate()
-
-
-async def _close(session: AsyncSession) -> None:
-    try:
-        async with asyncio.timeout(_RELEASE_TIMEOUT_SECONDS):
-            await session.close()
+            await step()
     except Exception as error:
         logger.debug("releasing the connection failed (%r); terminating it", error)
         await session.invalidate()
