@@ -95,6 +95,14 @@ def test_migrations_are_in_the_image(name: str) -> None:
     assert (DOCKERFILES[name].parent / "migrations" / "env.py").is_file()
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_containers_log_json(name: str) -> None:
+    final = parse_dockerfile(DOCKERFILES[name])[-1]
+    assert any("LOG_FORMAT=json" in i.arguments.split() for i in final.all("ENV")), (
+        f"{name}: the runtime stage should set LOG_FORMAT=json, so that every container logs JSON lines"
+    )
+
+
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     patterns = {
         line.strip()

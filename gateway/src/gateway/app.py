@@ -80,7 +80,7 @@ class StripClientIdentityMiddleware:
 def create_app(settings: GatewaySettings | None = None, upstream_client: UpstreamClient | None = None) -> FastAPI:
     """The gateway; `upstream_client` replaces the network to the services (tests pass fakes)."""
     settings = settings or GatewaySettings()
-    configure_logging("gateway", settings.log_level)
+    configure_logging("gateway", settings.log_level, settings.log_format)
     upstreams = upstreams_from(settings)
 
     @asynccontextmanager

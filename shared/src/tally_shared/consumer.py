@@ -267,7 +267,7 @@ def run_worker(
 ) -> None:
     """The whole of a service's `python -m <service>.worker` process, until SIGTERM."""
     process_name = f"{settings.service_name}-worker"
-    configure_logging(process_name, settings.log_level)
+    configure_logging(process_name, settings.log_level, settings.log_format)
 
     async def consume(stop: asyncio.Event) -> None:
         database = database_for(settings, process_name, pool_size=2)

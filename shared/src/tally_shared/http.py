@@ -195,7 +195,7 @@ def create_service_app(
     The route-level parts (routers) are the service's own; everything else is
     the same for every service, so it is written once, here.
     """
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     database = database_for(settings, settings.service_name)
     DB_POOL_CHECKED_OUT.set_function(database.engine.pool.checkedout)
 

@@ -6,6 +6,14 @@ import uuid
 from contextvars import ContextVar
 
 from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+
+from tally_shared.settings import LogFormat
+
+try:
+    from opentelemetry import trace
+except ImportError:  # OpenTelemetry is optional: without it, records carry no trace or span id.
+    trace = None  # type: ignore[assignment]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -35,23 +43,58 @@ def clean_request_id(value: str | None) -> str:
 
 
 class _RequestIdFilter(logging.Filter):
-    def __init__(self, process_name: str) -> None:
+    def __init__(self, process_name: str, missing_request_id: str | None) -> None:
         super().__init__()
         self.process_name = process_name
+        self.missing_request_id = missing_request_id
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get() or "-"
+        record.request_id = request_id_var.get() or self.missing_request_id
         record.process_name = self.process_name
+        record.trace_id, record.span_id = _current_trace_and_span_id()
         return True
 
 
-def configure_logging(process_name: str, level: str = "INFO") -> None:
-    """One line per record, with the process and request id, on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RequestIdFilter(process_name))
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(process_name)s request_id=%(request_id)s %(name)s: %(message)s")
+def _current_trace_and_span_id() -> tuple[str | None, str | None]:
+    """The ids of OpenTelemetry's current span, in its own hex form, when one is recording."""
+    if trace is None:
+        return None, None
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None, None
+    context = span.get_span_context()
+    return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)
+
+
+def _json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        ["levelname", "process_name", "name", "message", "request_id", "trace_id", "span_id"],
+        rename_fields={"levelname": "level", "process_name": "service", "name": "logger", "exc_info": "exception"},
+        # A timezone-aware UTC datetime, written in ISO 8601 with its offset (+00:00).
+        timestamp="time",
     )
+
+
+def _text_formatter() -> logging.Formatter:
+    return logging.Formatter(
+        "%(asctime)s %(levelname)s %(process_name)s request_id=%(request_id)s %(name)s: %(message)s"
+    )
+
+
+def configure_logging(process_name: str, level: str = "INFO", log_format: LogFormat = "text") -> None:
+    """One record per line on stderr, with the process and request id.
+
+    `text` is for people reading a terminal; `json` is one object per line, with the
+    keys time, level, service, logger, message, request_id, trace_id and span_id
+    (null outside a request or a recording span) and exception when there is one.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.addFilter(_RequestIdFilter(process_name, missing_request_id=None))
+        handler.setFormatter(_json_formatter())
+    else:
+        handler.addFilter(_RequestIdFilter(process_name, missing_request_id="-"))
+        handler.setFormatter(_text_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

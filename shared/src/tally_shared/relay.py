@@ -201,7 +201,7 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 def run_relay(settings: ServiceSettings, *, outbox: Table) -> None:
     """The whole of a service's `python -m <service>.relay` process, until SIGTERM."""
     process_name = f"{settings.service_name}-relay"
-    configure_logging(process_name, settings.log_level)
+    configure_logging(process_name, settings.log_level, settings.log_format)
 
     async def relay(stop: asyncio.Event) -> None:
         database = database_for(settings, process_name, pool_size=2)

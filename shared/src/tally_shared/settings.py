@@ -2,10 +2,12 @@
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_INTERNAL_SECRET = "tally-development-internal-secret-change-me"
+
+LogFormat = Literal["text", "json"]
 
 
 class TallySettings(BaseSettings):
@@ -15,6 +17,8 @@ class TallySettings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    # `LOG_FORMAT=json` (the name the containers set) or `TALLY_LOG_FORMAT=json`: one JSON object per line.
+    log_format: LogFormat = Field(default="text", validation_alias=AliasChoices("LOG_FORMAT", "TALLY_LOG_FORMAT"))
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     # Exchange and queue names start with this, so a test run or a second stack
     # can share a broker without touching anyone else's messages.

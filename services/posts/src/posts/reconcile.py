@@ -88,7 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m posts.reconcile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--every", type=float, metavar="SECONDS", help="run again every SECONDS, until stopped")
     args = parser.parse_args()
-    configure_logging("posts-reconcile", PostsSettings().log_level)
+    settings = PostsSettings()
+    configure_logging("posts-reconcile", settings.log_level, settings.log_format)
     run_until_signalled(lambda stop: reconcile_until(stop, args.every))
 
 
