@@ -40,7 +40,7 @@ _RELEASE_TIMEOUT_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class DatabaseLimits:
-    """What bounds one process's use of PostgreSQL; every value is a `TALLY_DATABASE_*` setting."""
+    """What bounds one process's use of PostgreSQL (`database_for` fills it from the `TALLY_DATABASE_*` settings)."""
 
     pool_size: int = 10
     # A bounded wait for a connection: past it the request answers 503 instead of queueing.
