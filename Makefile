@@ -26,7 +26,7 @@ export TALLY_TEST_DATABASE ?= tally_test
 TEST_DATABASE_URLS = $(foreach s,$(SERVICES) gateway,$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: help install deploy-tools browser-tools preflight database migrate run test reconcile bench lint clean
+.PHONY: help install lock deploy-tools browser-tools preflight database migrate run test reconcile bench lint clean
 
 help:
 	@echo "make run    install what is missing, migrate, start the whole stack on http://127.0.0.1:8000"
@@ -34,14 +34,22 @@ help:
 	@echo "make reconcile  recompute every post's vote count from the votes service (stack running)"
 	@echo "make bench  load 1,000 users, 100,000 posts, 1,000,000 votes and measure (prints figures)"
 	@echo "make lint   ruff"
+	@echo "make lock   pin every dependency again (requirements/*.txt) after changing one"
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt bench/requirements.txt
+# Exactly the versions of requirements/dev.txt, hashes checked; then Tally's own packages, editable.
+$(VENV)/.installed: requirements/dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'shared[test]' $(foreach p,$(filter-out shared,$(PACKAGES)),-e $(p)) -r requirements-dev.txt -r bench/requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps $(foreach p,$(PACKAGES),-e $(p))
 	@touch $@
+
+# After changing a dependency in a pyproject.toml or a requirements file: pins the new set
+# (tools/lock.py; tests/deploy/test_lock.py fails until this has run).
+lock: install
+	@$(BIN)/python tools/lock.py
 
 # docker-compose (Debian's package) resolves the compose file offline for tests/deploy.
 deploy-tools:

