@@ -33,7 +33,7 @@ help:
 	@echo "make test   every test, against the real PostgreSQL and RabbitMQ, in a database of its own"
 	@echo "make reconcile  recompute every post's vote count from the votes service (stack running)"
 	@echo "make bench  load 1,000 users, 100,000 posts, 1,000,000 votes and measure (prints figures)"
-	@echo "make lint   ruff check and ruff format --check (make test runs them too)"
+	@echo "make lint   ruff check, ruff format --check and mypy --strict (make test runs them too)"
 	@echo "make lock   pin every dependency again (requirements/*.txt) after changing one"
 
 install: $(VENV)/.installed
@@ -88,7 +88,7 @@ run: migrate
 test: preflight deploy-tools browser-tools
 	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
-	echo "== ruff"; $(BIN)/ruff check . && $(BIN)/ruff format --check . || status=1; \
+	echo "== ruff, mypy"; $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy || status=1; \
 	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e tests/deploy; do \
 		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
 	done; \
@@ -107,6 +107,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var

@@ -12,7 +12,7 @@ def test_defaults(monkeypatch):
     assert settings.auth_url == "http://127.0.0.1:8001"
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.cors_origins == []
-    assert settings.service_name == settings.schema == "gateway"
+    assert settings.service_name == "gateway"
     assert settings.database_url.get_secret_value() == (
         "postgresql+psycopg2://tally_gateway:tally_gateway@127.0.0.1:5432/tally"
     )

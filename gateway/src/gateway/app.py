@@ -196,7 +196,8 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
             caller = await _authenticate(request)
             headers[IDENTITY_HEADER] = assertions.for_caller(caller)
         body = await read_body(request, settings.max_body_bytes)
-        return await request.app.state.proxy.forward(
+        proxy: Proxy = request.app.state.proxy
+        return await proxy.forward(
             service,
             request.method,
             path,
@@ -215,8 +216,9 @@ async def _authenticate(request: Request) -> Caller:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidCredentialsError()
+    verifier: TokenVerifier = request.app.state.verifier
     try:
-        caller = await request.app.state.verifier.verify(token.strip())
+        caller = await verifier.verify(token.strip())
     except InvalidTokenError as error:
         logger.info("rejected a token: %s", error)
         raise InvalidCredentialsError() from error
@@ -241,12 +243,15 @@ async def _closing(client: UpstreamClient) -> AsyncIterator[UpstreamClient]:
         await client.close()
 
 
-async def _get_json(client: UpstreamClient, url: str) -> Any:
-    """The JSON document at `url`, or an UpstreamError (a non-2xx answer is one too)."""
+async def _get_json(client: UpstreamClient, url: str) -> dict[str, Any]:
+    """The JSON object at `url`, or an UpstreamError (a non-2xx answer is one too), or a ValueError."""
     response = await client.request("GET", url, timeout=PROBE_TIMEOUT_SECONDS)
     if not 200 <= response.status_code < 300:
         raise UpstreamError(f"GET {url}: HTTP {response.status_code}")
-    return response.json()
+    document = response.json()
+    if not isinstance(document, dict):
+        raise ValueError(f"GET {url}: not a JSON object")
+    return document
 
 
 async def _fetch_jwks(client: UpstreamClient, auth: Upstream) -> dict[str, Any]:
@@ -272,7 +277,8 @@ def _revocations_fresh(app: FastAPI) -> ReadinessCheck:
     """Ready while the list of revoked users was read recently (no database call here)."""
 
     async def check() -> bool:
-        return app.state.revocations.is_fresh()
+        revocations: RevocationList = app.state.revocations
+        return revocations.is_fresh()
 
     return check
 
@@ -281,8 +287,9 @@ def _readiness_check(app: FastAPI, upstream: Upstream) -> ReadinessCheck:
     """Ready when at least one replica of the service says it is (connection failures go to the next one)."""
 
     async def replica_ready(base_url: str) -> bool:
+        client: UpstreamClient = app.state.client
         try:
-            response = await app.state.client.request("GET", base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS)
+            response = await client.request("GET", base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS)
         except UPSTREAM_FAILURES:
             return False
         return response.status_code == 200

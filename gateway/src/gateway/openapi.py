@@ -89,7 +89,7 @@ def _rename_refs(document: dict[str, Any], renames: dict[str, str]) -> dict[str,
     text = json.dumps(document)
     for old, new in renames.items():
         text = text.replace(json.dumps(SCHEMA_REF_PREFIX + old), json.dumps(SCHEMA_REF_PREFIX + new))
-    renamed = json.loads(text)
+    renamed: dict[str, Any] = json.loads(text)
     schemas = renamed.get("components", {}).get("schemas", {})
     renamed["components"]["schemas"] = {renames.get(name, name): schema for name, schema in schemas.items()}
     return renamed

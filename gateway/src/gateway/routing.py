@@ -13,7 +13,7 @@ class Upstream:
 
     name: str
     urls: tuple[str, ...]
-    _turn: itertools.count = field(default_factory=itertools.count, repr=False)
+    _turn: "itertools.count[int]" = field(default_factory=itertools.count, repr=False)
 
     @classmethod
     def from_setting(cls, name: str, value: str) -> "Upstream":

@@ -9,6 +9,7 @@ moves it to the dead-letter queue while the rest keep flowing.
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +135,7 @@ class EventConsumer:
             await self._process([first, *self._take_buffered(self._tuning.batch_size - 1)])
 
     def _take_buffered(self, limit: int) -> list[AbstractIncomingMessage]:
-        taken = []
+        taken: list[AbstractIncomingMessage] = []
         while len(taken) < limit and not self._buffer.empty():
             taken.append(self._buffer.get_nowait())
         return taken
@@ -219,7 +220,7 @@ class EventConsumer:
 
     async def _first_deliveries(self, session: AsyncSession, deliveries: Sequence[_Delivery]) -> list[_Delivery]:
         """Records the batch's event ids in the inbox in one statement; returns the deliveries seen first now."""
-        by_id = {}
+        by_id: dict[uuid.UUID, _Delivery] = {}
         for delivery in deliveries:
             by_id.setdefault(delivery.envelope.id, delivery)
         recorded = await session.scalars(

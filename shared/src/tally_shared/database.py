@@ -17,15 +17,20 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from tally_shared.settings import ServiceSettings
+
+# A result row whose columns a query chose: typed by the query, not by a model class.
+AnyRow = Row[*tuple[Any, ...]]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +66,7 @@ def async_url(url: str | URL) -> URL:
     return parsed
 
 
-def _connect_args(url: URL, application_name: str, limits: DatabaseLimits) -> dict:
+def _connect_args(url: URL, application_name: str, limits: DatabaseLimits) -> dict[str, Any]:
     server_settings = {
         "application_name": application_name,
         "statement_timeout": str(limits.statement_timeout_ms),
@@ -148,6 +153,11 @@ class Database:
         except Exception:
             return False
         return True
+
+    def connections_checked_out(self) -> int:
+        """Connections out of the pool right now (the db_pool_connections_checked_out gauge)."""
+        pool = self.engine.pool
+        return pool.checkedout() if isinstance(pool, QueuePool) else 0
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -24,11 +24,17 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _role_and_database(schema: str, url: URL) -> tuple[str, str]:
+    if not url.username or not url.database:
+        raise ValueError(f"the URL of {schema} must name a role and a database: {url.render_as_string()}")
+    return url.username, url.database
+
+
 def prepare(admin_url: URL, services: dict[str, URL]) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         for schema, url in services.items():
-            role = url.username
+            role, _ = _role_and_database(schema, url)
             exists = connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
             verb = "ALTER" if exists else "CREATE"
             connection.execute(
@@ -36,30 +42,31 @@ def prepare(admin_url: URL, services: dict[str, URL]) -> None:
                 {"password": url.password or role},
             )
             connection.execute(text(f"ALTER ROLE {_quote(role)} SET search_path TO {_quote(schema)}"))
-        for database in sorted({url.database for url in services.values()}):
+        for database in sorted({_role_and_database(schema, url)[1] for schema, url in services.items()}):
             if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).first():
                 connection.execute(text(f"CREATE DATABASE {_quote(database)}"))
                 print(f"created database {database}")
     admin.dispose()
 
     for schema, url in services.items():
-        database = create_engine(admin_url.set(database=url.database), isolation_level="AUTOCOMMIT")
-        role = _quote(url.username)
-        with database.connect() as connection:
-            connection.execute(text(f"REVOKE ALL ON DATABASE {_quote(url.database)} FROM PUBLIC"))
-            connection.execute(text(f"GRANT CONNECT ON DATABASE {_quote(url.database)} TO {role}"))
+        role_name, database_name = _role_and_database(schema, url)
+        role = _quote(role_name)
+        engine = create_engine(admin_url.set(database=database_name), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f"REVOKE ALL ON DATABASE {_quote(database_name)} FROM PUBLIC"))
+            connection.execute(text(f"GRANT CONNECT ON DATABASE {_quote(database_name)} TO {role}"))
             connection.execute(text("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
             connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)} AUTHORIZATION {role}"))
             connection.execute(text(f"ALTER SCHEMA {_quote(schema)} OWNER TO {role}"))
             connection.execute(text(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM PUBLIC"))
-        database.dispose()
-        print(f"database {url.database}: schema {schema} owned by role {url.username}")
+        engine.dispose()
+        print(f"database {database_name}: schema {schema} owned by role {role_name}")
 
 
 def drop(admin_url: URL, services: dict[str, URL]) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        for database in sorted({url.database for url in services.values()}):
+        for database in sorted({_role_and_database(schema, url)[1] for schema, url in services.items()}):
             connection.execute(text(f"DROP DATABASE IF EXISTS {_quote(database)} WITH (FORCE)"))
             print(f"dropped database {database}")
     admin.dispose()
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", action="store_true", help="drop the databases instead")
     parser.add_argument("services", nargs="+", metavar="SCHEMA=DATABASE_URL")
     args = parser.parse_args(argv)
-    services = {}
+    services: dict[str, URL] = {}
     for pair in args.services:
         schema, _, url = pair.partition("=")
         services[schema] = make_url(url)

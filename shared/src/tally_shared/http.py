@@ -166,7 +166,8 @@ async def current_caller(request: Request) -> Caller:
     if not assertion:
         raise NotAuthenticatedError()
     try:
-        return request.app.state.identities.caller(assertion)
+        identities: VerifiedIdentities = request.app.state.identities
+        return identities.caller(assertion)
     except IdentityError as error:
         raise NotAuthenticatedError("Could not validate credentials") from error
 
@@ -197,7 +198,7 @@ def create_service_app(
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     database = database_for(settings, settings.service_name)
-    DB_POOL_CHECKED_OUT.set_function(database.engine.pool.checkedout)
+    DB_POOL_CHECKED_OUT.set_function(database.connections_checked_out)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

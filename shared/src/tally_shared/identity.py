@@ -9,6 +9,7 @@ forged `X-User-Id` (or any other header) and no valid assertion is anonymous.
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -90,7 +91,7 @@ def verify_identity(assertion: str, secret: str) -> Caller:
     return Caller(user_id=int(claims["sub"]), email=str(claims["email"]))
 
 
-def _verified_claims(assertion: str, secret: str) -> dict:
+def _verified_claims(assertion: str, secret: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(
             assertion,

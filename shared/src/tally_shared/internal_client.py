@@ -23,7 +23,14 @@ class InternalClient:
     """A client of one service; `base_urls` may list replicas, separated by commas, tried in turn
     when one refuses the connection (as the gateway does)."""
 
-    def __init__(self, base_urls: str, settings: ServiceSettings, *, timeout: float = 3.0, transport=None) -> None:
+    def __init__(
+        self,
+        base_urls: str,
+        settings: ServiceSettings,
+        *,
+        timeout: float = 3.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._settings = settings
         self._base_urls = [url.strip().rstrip("/") for url in base_urls.split(",") if url.strip()]
         self._turn = itertools.count()

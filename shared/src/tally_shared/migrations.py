@@ -8,9 +8,12 @@ import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import SchemaItem
 
 
-def _not_alembic_version(obj, name, type_, reflected, compare_to) -> bool:
+def _not_alembic_version(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
     # Alembic's own table is in the schema too; autogenerate must not drop it.
     return not (type_ == "table" and name == "alembic_version")
 

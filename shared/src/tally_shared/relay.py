@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractExchange
 from aiormq.exceptions import DeliveryError
-from sqlalchemy import Row, Table, func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.broker import Topology, connect, declare_events_exchange
-from tally_shared.database import Database, database_for
+from tally_shared.database import AnyRow, Database, database_for
 from tally_shared.observability import (
     EVENTS_PUBLISH_FAILURES,
     EVENTS_PUBLISHED,
@@ -133,7 +133,7 @@ class OutboxRelay:
                 EVENTS_PUBLISHED.labels(row.event_type).inc()
         return len(rows)
 
-    async def _claim_due_rows(self, session: AsyncSession) -> Sequence[Row]:
+    async def _claim_due_rows(self, session: AsyncSession) -> Sequence[AnyRow]:
         outbox = self._outbox
         result = await session.execute(
             select(outbox.c.id, outbox.c.event_type, outbox.c.envelope, outbox.c.attempts)
@@ -144,7 +144,7 @@ class OutboxRelay:
         )
         return result.all()
 
-    async def _publish(self, exchange: AbstractExchange, row: Row) -> None:
+    async def _publish(self, exchange: AbstractExchange, row: AnyRow) -> None:
         envelope = row.envelope
         headers = {REQUEST_ID_HEADER: envelope["request_id"]} if envelope.get("request_id") else {}
         message = aio_pika.Message(
@@ -163,7 +163,7 @@ class OutboxRelay:
             timeout=self._tuning.publish_timeout,
         )
 
-    async def _mark(self, session: AsyncSession, rows: Sequence[Row], refused: dict[int, str]) -> None:
+    async def _mark(self, session: AsyncSession, rows: Sequence[AnyRow], refused: dict[int, str]) -> None:
         outbox = self._outbox
         published_ids = [row.id for row in rows if row.id not in refused]
         if published_ids:

@@ -1,13 +1,14 @@
 """Every SQL statement of the auth service."""
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import users
+from tally_shared.database import AnyRow
 
 
-async def add_user(session: AsyncSession, *, email: str, password_hash: str) -> Row | None:
+async def add_user(session: AsyncSession, *, email: str, password_hash: str) -> AnyRow | None:
     """The new user, or None if the email is taken. ON CONFLICT on the case-insensitive unique
     index: a racing registration of the same email waits for the first, then inserts nothing."""
     result = await session.execute(
@@ -19,13 +20,13 @@ async def add_user(session: AsyncSession, *, email: str, password_hash: str) -> 
     return result.first()
 
 
-async def user_by_email(session: AsyncSession, email: str) -> Row | None:
+async def user_by_email(session: AsyncSession, email: str) -> AnyRow | None:
     # lower() on both sides, in PostgreSQL: the match is the unique index's, whatever the letters.
     result = await session.execute(select(users).where(func.lower(users.c.email) == func.lower(email)))
     return result.first()
 
 
-async def user_by_id(session: AsyncSession, user_id: int) -> Row | None:
+async def user_by_id(session: AsyncSession, user_id: int) -> AnyRow | None:
     result = await session.execute(select(users.c.id, users.c.email, users.c.created_at).where(users.c.id == user_id))
     return result.first()
 

@@ -1,12 +1,14 @@
 """The auth service's routes, as the gateway exposes them."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.keys import KeyRing
 from auth.schemas import JWKS, LoginForm, Token, UserCreate, UserRead
 from auth.service import AuthService
+from tally_shared.database import AnyRow
 from tally_shared.http import current_caller, session_dependency
 from tally_shared.identity import Caller
 
@@ -18,32 +20,33 @@ UserId = Annotated[int, Path(gt=0, le=2**63 - 1)]
 
 
 async def get_service(request: Request) -> AuthService:
-    return request.app.state.auth_service
+    auth_service: AuthService = request.app.state.auth_service
+    return auth_service
 
 
 ServiceDep = Annotated[AuthService, Depends(get_service)]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserRead, tags=["Users"])
-async def create_user(user: UserCreate, session: SessionDep, service: ServiceDep):
+async def create_user(user: UserCreate, session: SessionDep, service: ServiceDep) -> AnyRow:
     """Register a user. Emails are unique regardless of case."""
     return await service.register(session, email=str(user.email), password=user.password)
 
 
 @router.post("/login", response_model=Token, tags=["Authentication"])
-async def login(form: Annotated[LoginForm, Depends()], session: SessionDep, service: ServiceDep):
+async def login(form: Annotated[LoginForm, Depends()], session: SessionDep, service: ServiceDep) -> Token:
     """Exchange an email (the `username` field) and password for a bearer token."""
     return Token(access_token=await service.login(session, email=form.username, password=form.password))
 
 
 @router.get("/users/me", response_model=UserRead, tags=["Users"])
-async def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+async def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep) -> AnyRow:
     """The user the bearer token belongs to."""
     return await service.get_user(session, caller.user_id)
 
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, tags=["Users"])
-async def delete_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+async def delete_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep) -> Response:
     """Delete the caller's account. Their posts and votes disappear everywhere, the counts
     of the posts they voted on drop, and their tokens stop working, within the event lag."""
     await service.delete_user(session, caller.user_id)
@@ -51,12 +54,13 @@ async def delete_me(caller: CurrentCaller, session: SessionDep, service: Service
 
 
 @router.get("/users/{id}", response_model=UserRead, tags=["Users"])
-async def read_user(id: UserId, caller: CurrentCaller, session: SessionDep, service: ServiceDep):
+async def read_user(id: UserId, caller: CurrentCaller, session: SessionDep, service: ServiceDep) -> AnyRow:
     """A user by id."""
     return await service.get_user(session, id)
 
 
 @router.get("/.well-known/jwks.json", response_model=JWKS, tags=["Authentication"])
-async def jwks(request: Request):
+async def jwks(request: Request) -> dict[str, list[dict[str, Any]]]:
     """The public keys that verify the tokens this service signs."""
-    return request.app.state.keyring.jwks()
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.jwks()

@@ -7,13 +7,13 @@ import jwt
 from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import repository
 from auth.keys import ALGORITHM, KeyRing
 from auth.models import outbox
 from auth.settings import AuthSettings
+from tally_shared.database import AnyRow
 from tally_shared.errors import ConflictError, DomainError, NotFoundError
 from tally_shared.events import UserDeleted, UserRegistered
 from tally_shared.outbox import record_event
@@ -41,7 +41,7 @@ class AuthService:
         # as a wrong password and does not reveal which emails are registered.
         self._dummy_hash = self._hasher.hash(uuid.uuid4().hex)
 
-    async def register(self, session: AsyncSession, *, email: str, password: str) -> Row:
+    async def register(self, session: AsyncSession, *, email: str, password: str) -> AnyRow:
         password_hash = await self._hash(password)
         user = await repository.add_user(session, email=email, password_hash=password_hash)
         if user is None:
@@ -65,7 +65,7 @@ class AuthService:
             await repository.set_password_hash(session, user.id, await self._hash(password))
         return self.issue_token(user_id=user.id, email=user.email)
 
-    async def get_user(self, session: AsyncSession, user_id: int) -> Row:
+    async def get_user(self, session: AsyncSession, user_id: int) -> AnyRow:
         user = await repository.user_by_id(session, user_id)
         if user is None:
             raise UserNotFoundError()

@@ -3,13 +3,14 @@
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts.models import posts, users
+from tally_shared.database import AnyRow
 
 FeedOrder = Literal["new", "top"]
 
@@ -38,7 +39,7 @@ _POST_BY_ID = _POST_WITH_OWNER.where(posts.c.id == bindparam("post_id"))
 
 
 @cache
-def _feed_statement(order: FeedOrder, searching: bool) -> Select:
+def _feed_statement(order: FeedOrder, searching: bool) -> Select[*tuple[Any, ...]]:
     """Built once per shape, with every value a parameter: the feed is the hottest query,
     and SQLAlchemy then finds its compiled form in its cache instead of building it anew."""
     query = _POST_WITH_OWNER.where(_VISIBLE_TO_VIEWER)
@@ -67,7 +68,7 @@ async def upsert_registered_user(session: AsyncSession, *, user_id: int, email: 
     )
 
 
-async def ensure_user(session: AsyncSession, *, user_id: int, email: str) -> Row:
+async def ensure_user(session: AsyncSession, *, user_id: int, email: str) -> AnyRow:
     """The caller's replica row, created from the gateway's identity if their `user.registered`
     has not arrived yet; locked against a concurrent `user.deleted` until the transaction ends."""
     await session.execute(insert(users).values(id=user_id, email=email, created_at=func.now()).on_conflict_do_nothing())
@@ -87,24 +88,25 @@ async def tombstone_user(session: AsyncSession, user_id: int) -> None:
 
 async def feed(
     session: AsyncSession, *, viewer_id: int, limit: int, skip: int, search: str | None, order: FeedOrder
-) -> Sequence[Row]:
-    parameters = {"viewer_id": viewer_id, "limit": limit, "skip": skip}
+) -> Sequence[AnyRow]:
+    parameters: dict[str, int | str] = {"viewer_id": viewer_id, "limit": limit, "skip": skip}
     if search:
         parameters["pattern"] = _literal_substring(search)
     return (await session.execute(_feed_statement(order, bool(search)), parameters)).all()
 
 
-async def post_by_id(session: AsyncSession, post_id: int, *, for_update: bool = False) -> Row | None:
+async def post_by_id(session: AsyncSession, post_id: int, *, for_update: bool = False) -> AnyRow | None:
     query = _POST_BY_ID.with_for_update(of=posts) if for_update else _POST_BY_ID
     return (await session.execute(query, {"post_id": post_id})).first()
 
 
 async def add_post(session: AsyncSession, *, owner_id: int, title: str, content: str, published: bool) -> int:
-    return await session.scalar(
+    post_id: int = await session.scalar(
         posts.insert()
         .values(owner_id=owner_id, title=title, content=content, published=published)
         .returning(posts.c.id)
     )
+    return post_id
 
 
 async def replace_post(session: AsyncSession, post_id: int, *, title: str, content: str, published: bool) -> None:
@@ -123,7 +125,7 @@ async def delete_posts_of(session: AsyncSession, owner_id: int) -> Sequence[int]
     return (await session.scalars(delete(posts).where(posts.c.owner_id == owner_id).returning(posts.c.id))).all()
 
 
-async def post_replica(session: AsyncSession, post_id: int) -> Row | None:
+async def post_replica(session: AsyncSession, post_id: int) -> AnyRow | None:
     result = await session.execute(
         select(posts.c.id, posts.c.owner_id, posts.c.published, posts.c.revision).where(posts.c.id == post_id)
     )
@@ -163,7 +165,7 @@ async def add_votes(session: AsyncSession, deltas: Sequence[tuple[int, int, int]
     return len(changed)
 
 
-async def lock_count_page(session: AsyncSession, *, after_id: int, size: int) -> Sequence[Row]:
+async def lock_count_page(session: AsyncSession, *, after_id: int, size: int) -> Sequence[AnyRow]:
     """The next page of posts by id with their counts, locked until the transaction ends, so that
     no vote event is applied to them between their recount and the reset of their counts."""
     result = await session.execute(
@@ -176,7 +178,7 @@ async def lock_count_page(session: AsyncSession, *, after_id: int, size: int) ->
     return result.all()
 
 
-async def reset_counts(session: AsyncSession, truths: Sequence[tuple[int, int, int]]) -> Sequence[Row]:
+async def reset_counts(session: AsyncSession, truths: Sequence[tuple[int, int, int]]) -> Sequence[AnyRow]:
     """Sets each `(post_id, votes, count_epoch)` from a recount, unless the post already has a
     later epoch; one statement for the page. Returns the posts whose count changed, as
     `(id, old_votes, new_votes)`."""

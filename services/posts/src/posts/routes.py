@@ -1,6 +1,6 @@
 """The posts service's routes: the public ones the gateway exposes, and one internal one."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from posts import repository, service
 from posts.repository import FeedOrder
 from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes, TitleSearch
+from tally_shared.database import AnyRow
 from tally_shared.http import calling_service, current_caller, session_dependency
 from tally_shared.identity import Caller
 
@@ -27,38 +28,38 @@ async def list_posts(
     skip: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     search: Annotated[TitleSearch | None, Query(description="Case-insensitive substring of the title")] = None,
     order: Annotated[FeedOrder, Query(description="`new`: newest first; `top`: most votes first")] = "new",
-):
+) -> list[dict[str, Any]]:
     """Published posts and the caller's own drafts, each with its vote count."""
     return await service.feed(session, caller, limit=limit, skip=skip, search=search, order=order)
 
 
 @router.get("/posts/{id}", response_model=PostWithVotes)
-async def get_post(id: PostId, caller: CurrentCaller, session: SessionDep):
+async def get_post(id: PostId, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
     """One post with its vote count; someone else's draft is 404."""
     return await service.get(session, caller, id)
 
 
 @router.post("/posts", status_code=status.HTTP_201_CREATED, response_model=PostRead)
-async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep):
+async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
     """Create a post owned by the caller."""
     return await service.create(session, caller, post)
 
 
 @router.put("/posts/{id}", response_model=PostRead)
-async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep):
+async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
     """Replace one of the caller's posts."""
     return await service.replace(session, caller, id, post)
 
 
 @router.delete("/posts/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep):
+async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep) -> Response:
     """Delete one of the caller's posts, and with it its votes."""
     await service.delete(session, caller, id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @internal_router.get("/posts/{id}", response_model=PostReplica)
-async def post_for_replica(id: PostId, session: SessionDep):
+async def post_for_replica(id: PostId, session: SessionDep) -> AnyRow:
     """What the votes service needs of a post its replica does not have yet."""
     row = await repository.post_replica(session, id)
     if row is None:

@@ -1,12 +1,14 @@
 """The posts service's rules: who sees, changes and deletes which post, and the events that tell."""
 
-from sqlalchemy import Row
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository
 from posts.models import outbox
 from posts.repository import FeedOrder
 from posts.schemas import PostIn
+from tally_shared.database import AnyRow
 from tally_shared.errors import AccountDeletedError, ForbiddenError, NotFoundError
 from tally_shared.events import Event, PostCreated, PostDeleted, PostUpdated
 from tally_shared.identity import Caller
@@ -23,7 +25,7 @@ class NotPostOwnerError(ForbiddenError):
     detail = "Not authorized to perform requested action"
 
 
-def _post(row: Row) -> dict:
+def _post(row: AnyRow) -> dict[str, Any]:
     # Plain dicts: the route's response model validates and serialises them once.
     return {
         "id": row.id,
@@ -36,14 +38,20 @@ def _post(row: Row) -> dict:
     }
 
 
-def _with_votes(row: Row) -> dict:
+def _with_votes(row: AnyRow) -> dict[str, Any]:
     return {"Post": _post(row), "votes": row.votes}
 
 
-def _visible(row: Row | None, caller: Caller) -> Row:
+def _visible(row: AnyRow | None, caller: Caller) -> AnyRow:
     # Someone else's draft does not exist, as far as the caller can tell.
     if row is None or not (row.published or row.owner_id == caller.user_id):
         raise PostNotFoundError()
+    return row
+
+
+async def _as_written(session: AsyncSession, post_id: int) -> AnyRow:
+    row = await repository.post_by_id(session, post_id)
+    assert row is not None, "read back in the transaction that wrote it"
     return row
 
 
@@ -53,16 +61,16 @@ async def _publish(session: AsyncSession, event: Event) -> None:
 
 async def feed(
     session: AsyncSession, caller: Caller, *, limit: int, skip: int, search: str | None, order: FeedOrder
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     rows = await repository.feed(session, viewer_id=caller.user_id, limit=limit, skip=skip, search=search, order=order)
     return [_with_votes(row) for row in rows]
 
 
-async def get(session: AsyncSession, caller: Caller, post_id: int) -> dict:
+async def get(session: AsyncSession, caller: Caller, post_id: int) -> dict[str, Any]:
     return _with_votes(_visible(await repository.post_by_id(session, post_id), caller))
 
 
-async def create(session: AsyncSession, caller: Caller, post: PostIn) -> dict:
+async def create(session: AsyncSession, caller: Caller, post: PostIn) -> dict[str, Any]:
     # A user registered a moment ago can post at once: their replica row is made
     # from the gateway's identity if `user.registered` has not arrived yet.
     owner = await repository.ensure_user(session, user_id=caller.user_id, email=caller.email)
@@ -71,7 +79,7 @@ async def create(session: AsyncSession, caller: Caller, post: PostIn) -> dict:
     post_id = await repository.add_post(
         session, owner_id=caller.user_id, title=post.title, content=post.content, published=post.published
     )
-    row = await repository.post_by_id(session, post_id)
+    row = await _as_written(session, post_id)
     await _publish(
         session,
         PostCreated(
@@ -85,17 +93,17 @@ async def create(session: AsyncSession, caller: Caller, post: PostIn) -> dict:
     return _post(row)
 
 
-async def _owned(session: AsyncSession, caller: Caller, post_id: int) -> Row:
+async def _owned(session: AsyncSession, caller: Caller, post_id: int) -> AnyRow:
     row = _visible(await repository.post_by_id(session, post_id, for_update=True), caller)
     if row.owner_id != caller.user_id:
         raise NotPostOwnerError()
     return row
 
 
-async def replace(session: AsyncSession, caller: Caller, post_id: int, post: PostIn) -> dict:
+async def replace(session: AsyncSession, caller: Caller, post_id: int, post: PostIn) -> dict[str, Any]:
     await _owned(session, caller, post_id)
     await repository.replace_post(session, post_id, title=post.title, content=post.content, published=post.published)
-    row = await repository.post_by_id(session, post_id)
+    row = await _as_written(session, post_id)
     await _publish(
         session,
         PostUpdated(post_id=row.id, owner_id=row.owner_id, published=row.published, revision=row.revision),

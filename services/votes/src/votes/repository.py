@@ -2,10 +2,11 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tally_shared.database import AnyRow
 from votes.models import deleted_users, posts, votes
 
 
@@ -44,7 +45,7 @@ async def lock_post_for_deletion(session: AsyncSession, post_id: int) -> None:
     await session.execute(_LOCK_POST, {"post_id": post_id})
 
 
-async def voter_and_post(session: AsyncSession, *, user_id: int, post_id: int) -> Row:
+async def voter_and_post(session: AsyncSession, *, user_id: int, post_id: int) -> AnyRow:
     """Whether the voter was deleted, and the post from the replica (its columns None if unknown)."""
     result = await session.execute(
         text(
@@ -64,7 +65,7 @@ async def add_deleted_user(session: AsyncSession, user_id: int) -> None:
 # ---- the post replica ----
 
 
-async def post(session: AsyncSession, post_id: int) -> Row | None:
+async def post(session: AsyncSession, post_id: int) -> AnyRow | None:
     result = await session.execute(
         select(posts.c.id, posts.c.owner_id, posts.c.published, posts.c.deleted, posts.c.count_epoch).where(
             posts.c.id == post_id
@@ -113,7 +114,7 @@ async def retract_vote(session: AsyncSession, *, user_id: int, post_id: int) -> 
     return removed.first() is not None
 
 
-async def remove_votes_of(session: AsyncSession, user_id: int) -> list[Row]:
+async def remove_votes_of(session: AsyncSession, user_id: int) -> list[AnyRow]:
     """Deletes a user's votes; returns the live posts they were on with their count epochs, in id order."""
     removed = await session.scalars(delete(votes).where(votes.c.user_id == user_id).returning(votes.c.post_id))
     post_ids = sorted(removed)
@@ -136,7 +137,7 @@ async def recount(session: AsyncSession, post_ids: Sequence[int]) -> list[tuple[
     if not ids:
         return []
     await session.execute(_LOCK_POSTS_EXCLUSIVE, {"post_ids": ids})
-    epochs = dict(
+    epochs: dict[int, int] = dict(
         (
             await session.execute(
                 posts.update()
@@ -146,7 +147,7 @@ async def recount(session: AsyncSession, post_ids: Sequence[int]) -> list[tuple[
             )
         ).all()
     )
-    counted = dict(
+    counted: dict[int, int] = dict(
         (
             await session.execute(
                 select(votes.c.post_id, func.count()).where(votes.c.post_id.in_(list(epochs))).group_by(votes.c.post_id)

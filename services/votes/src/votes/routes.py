@@ -19,7 +19,8 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 async def posts_service(request: Request) -> InternalClient:
-    return request.app.state.posts_service
+    client: InternalClient = request.app.state.posts_service
+    return client
 
 
 @router.post("/vote", status_code=status.HTTP_201_CREATED, response_model=VoteResult)
@@ -28,13 +29,13 @@ async def vote(
     caller: CurrentCaller,
     session: SessionDep,
     posts: Annotated[InternalClient, Depends(posts_service)],
-):
+) -> VoteResult:
     """Add (`dir: 1`) or remove (`dir: 0`) the caller's vote on a post."""
     message = await service.vote(session, caller, post_id=body.post_id, direction=body.dir, posts_service=posts)
     return VoteResult(message=message)
 
 
 @internal_router.post("/tallies", response_model=TalliesResponse)
-async def tallies(body: TalliesRequest, session: SessionDep):
+async def tallies(body: TalliesRequest, session: SessionDep) -> TalliesResponse:
     """The true counts of the given posts, each at a new count epoch, for the posts service's reconciliation."""
     return TalliesResponse(tallies=await service.tallies(session, body.post_ids))

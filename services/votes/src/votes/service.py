@@ -2,11 +2,11 @@
 
 import logging
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tally_shared.database import AnyRow
 from tally_shared.errors import AccountDeletedError, ConflictError, NotFoundError, UnavailableError
-from tally_shared.events import VoteCast, VoteRetracted
+from tally_shared.events import VoteCast, VoteChanged, VoteRetracted
 from tally_shared.identity import Caller
 from tally_shared.internal_client import InternalClient, ServiceUnavailableError
 from tally_shared.outbox import record_event
@@ -36,7 +36,7 @@ class PostsServiceUnavailableError(UnavailableError):
     detail = "Could not check the post right now, try again"
 
 
-async def _read_through(session: AsyncSession, post_id: int, posts_service: InternalClient) -> Row | None:
+async def _read_through(session: AsyncSession, post_id: int, posts_service: InternalClient) -> AnyRow | None:
     """The post from the posts service, for a post whose `post.created` is still on its way.
 
     Asking is rare (only for a post created in the last moments) and makes a
@@ -79,6 +79,7 @@ async def vote(
     # Someone else's draft does not exist, as far as the caller can tell.
     if post is None or post.deleted or not (post.published or post.owner_id == caller.user_id):
         raise PostNotFoundError(post_id)
+    event_class: type[VoteChanged]
     if direction == 1:
         if not await repository.cast_vote(session, user_id=caller.user_id, post_id=post_id):
             raise AlreadyVotedError(caller.user_id, post_id)
