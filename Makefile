@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared services/auth services/posts services/votes gateway
+# What the test suites share (tally_testing); in .venv, never in an image.
+TEST_SUPPORT := testing
 SERVICES := auth posts votes
 # Every component that owns a schema and migrations: the services, and the
 # gateway (it remembers deleted users).
@@ -39,11 +41,11 @@ help:
 install: $(VENV)/.installed
 
 # Exactly the versions of requirements/dev.txt, hashes checked; then Tally's own packages, editable.
-$(VENV)/.installed: requirements/dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+$(VENV)/.installed: requirements/dev.txt $(foreach p,$(PACKAGES) $(TEST_SUPPORT),$(p)/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
-	$(BIN)/pip install --quiet --no-deps $(foreach p,$(PACKAGES),-e $(p))
+	$(BIN)/pip install --quiet --no-deps $(foreach p,$(PACKAGES) $(TEST_SUPPORT),-e $(p))
 	@touch $@
 
 # After changing a dependency in a pyproject.toml or a requirements file: pins the new set

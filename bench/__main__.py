@@ -61,7 +61,7 @@ from bench.report import (
 )
 from bench.stack import Readiness, Stack, trivial_app
 from tally_shared import dbsetup
-from tally_shared.testing import delete_namespace
+from tally_testing import delete_namespace
 
 WORKDIR = ROOT / "var" / "bench"
 # The processes a profile is taken of, under the feed load.

@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("shared", "services/auth", "services/posts", "services/votes", "gateway")
+TEST_SUPPORT = ("testing",)
 REQUIREMENTS = ("requirements-dev.txt", "bench/requirements.txt")
 RUNTIME_LOCK = Path("requirements/runtime.txt")
 DEV_LOCK = Path("requirements/dev.txt")
@@ -39,7 +40,7 @@ def project(root: Path, package: str) -> dict:
 def declarations_digest(root: Path = ROOT) -> str:
     """A digest of the dependency declarations only, so a change of a description needs no new lock."""
     declared: dict[str, object] = {}
-    for package in PACKAGES:
+    for package in (*PACKAGES, *TEST_SUPPORT):
         project_table = project(root, package)
         declared[package] = {
             "requires-python": project_table.get("requires-python"),
@@ -66,7 +67,7 @@ def compile_lock(requirements: list[str], output: Path, digest: str) -> None:
     # --universal keeps the markers, so the lock serves any platform the index has wheels for.
     command = ["uv", "pip", "compile", "-", "--quiet", "--generate-hashes", "--universal", "--no-header"]
     command += ["--python-version", PYTHON_VERSION]
-    for package in PACKAGES:
+    for package in (*PACKAGES, *TEST_SUPPORT):
         command += ["--no-emit-package", project(ROOT, package)["name"]]
     pins = subprocess.run(command, input="\n".join(requirements), text=True, capture_output=True, cwd=ROOT, check=False)
     if pins.returncode != 0:
@@ -85,7 +86,7 @@ def write_locks() -> None:
     packages = [f"./{package}" for package in PACKAGES]
     compile_lock(packages, RUNTIME_LOCK, digest)
     # The runtime lock constrains the dev lock: tests run exactly the versions the images ship.
-    development = [f"-c {RUNTIME_LOCK}", "./shared[test]", *packages]
+    development = [f"-c {RUNTIME_LOCK}", "./shared[test]", *packages, *(f"./{package}" for package in TEST_SUPPORT)]
     development += [f"-r {requirements}" for requirements in REQUIREMENTS]
     compile_lock(development, DEV_LOCK, digest)
 

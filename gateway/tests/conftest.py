@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from gateway.settings import GatewaySettings
 from tally_shared.database import Database, DatabaseLimits
-from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
+from tally_testing import delete_namespace, prepare_service_database, unique_namespace
 
 DATABASE_URL = prepare_service_database("gateway", Path(__file__).parents[1] / "alembic.ini")
 

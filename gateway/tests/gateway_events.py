@@ -12,7 +12,7 @@ from gateway.worker import HANDLERS
 from tally_shared.consumer import EventConsumer
 from tally_shared.database import Database
 from tally_shared.events import Envelope, UserDeleted
-from tally_shared.testing import declare_service_queue_for, publish_envelopes
+from tally_testing import declare_service_queue_for, publish_envelopes
 
 T = TypeVar("T")
 

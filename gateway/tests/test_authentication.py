@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from gateway_fakes import SECRET, FakeServices, SigningKey, gateway_client
 
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity, verify_identity
+from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_testing import verify_identity
 
 
 def _b64(data: dict) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
 from tally_shared.database import Database
-from tally_shared.testing import AMQP_URL
+from tally_testing import AMQP_URL
 
 
 async def revoked_rows(database: Database) -> list[tuple[int, int]]:

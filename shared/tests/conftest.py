@@ -26,7 +26,7 @@ from tally_shared.events import Envelope, Event, UserRegistered
 from tally_shared.outbox import outbox_table, record_event
 from tally_shared.relay import OutboxRelay
 from tally_shared.settings import ServiceSettings
-from tally_shared.testing import (
+from tally_testing import (
     AMQP_URL,
     TcpProxy,
     database_url_for_tests,

@@ -116,3 +116,9 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     for name in NAMES:
         for source in image(name).copied:
             assert source not in patterns, f".dockerignore drops {source}, which {name}'s image copies"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_test_support_stays_out_of_the_image(name: str) -> None:
+    assert "tally_testing" not in image(name).packages
+    assert not any(source.startswith("testing") for source in image(name).copied)

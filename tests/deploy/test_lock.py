@@ -26,7 +26,7 @@ def pins(lock_file: Path) -> dict[str, str]:
 
 
 def declared(requirements: list[str]) -> list[Requirement]:
-    ours = {canonicalize_name(lock.project(ROOT, package)["name"]) for package in lock.PACKAGES}
+    ours = {canonicalize_name(lock.project(ROOT, package)["name"]) for package in (*lock.PACKAGES, *lock.TEST_SUPPORT)}
     parsed = [Requirement(line) for line in requirements]
     return [requirement for requirement in parsed if canonicalize_name(requirement.name) not in ours]
 
@@ -40,6 +40,8 @@ def development_declarations() -> list[Requirement]:
     for package in lock.PACKAGES:
         for extra in lock.project(ROOT, package).get("optional-dependencies", {}).values():
             lines += extra
+    for package in lock.TEST_SUPPORT:
+        lines += lock.project(ROOT, package).get("dependencies", [])
     for requirements in lock.REQUIREMENTS:
         lines += [line.split("#")[0].strip() for line in (ROOT / requirements).read_text().splitlines()]
     return declared([line for line in lines if line])
@@ -50,7 +52,8 @@ def test_the_locks_were_made_from_the_declarations_as_they_are() -> None:
 
 
 def test_a_changed_declaration_makes_the_locks_stale(tmp_path: Path) -> None:
-    for path in [*(f"{package}/pyproject.toml" for package in lock.PACKAGES), *lock.REQUIREMENTS]:
+    packages = (*lock.PACKAGES, *lock.TEST_SUPPORT)
+    for path in [*(f"{package}/pyproject.toml" for package in packages), *lock.REQUIREMENTS]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / path, tmp_path / path)
     (tmp_path / "requirements").mkdir()

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from tally_shared.testing import TEST_DATABASE, delete_namespace, prepare_service_database, unique_namespace
+from tally_testing import TEST_DATABASE, delete_namespace, prepare_service_database, unique_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "posts", "votes")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 from accounts import Account, new_account
 
-from tally_shared.testing import AMQP_URL, TcpProxy
+from tally_testing import AMQP_URL, TcpProxy
 
 REQUEST_TIMEOUT_SECONDS = 60
 
@@ -134,7 +134,7 @@ def vote_all_at_once(gateway_url: str, votes: Sequence[Vote], ledger: Ledger, th
 
 
 class CuttableProxy:
-    """`tally_shared.testing.TcpProxy` on an event loop of its own, for synchronous tests: a
+    """`tally_testing.TcpProxy` on an event loop of its own, for synchronous tests: a
     process pointed at `url` loses the broker (or database) on `cut()` and finds it again on
     `restore()`."""
 

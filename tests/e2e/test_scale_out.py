@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tally_shared import dbsetup
-from tally_shared.testing import TEST_DATABASE
+from tally_testing import TEST_DATABASE
 
 CONVERGENCE_SECONDS = 45
 # Every kind of process of the stack, in the order a rolling restart takes them.

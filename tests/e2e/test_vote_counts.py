@@ -21,7 +21,7 @@ from faults import CuttableProxy, Ledger, Vote, VotingRun, cast, new_accounts, r
 from sqlalchemy import text
 
 from tally_shared.broker import Topology
-from tally_shared.testing import AMQP_URL
+from tally_testing import AMQP_URL
 
 CONVERGENCE_SECONDS = 30
 POLL_SECONDS = 0.1

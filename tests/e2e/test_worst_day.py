@@ -29,7 +29,7 @@ from auth.keys import KeyRing
 from auth.service import AuthService
 from auth.settings import AuthSettings
 from tally_shared import dbsetup
-from tally_shared.testing import TcpProxy
+from tally_testing import TcpProxy
 
 VIRAL_VOTERS = 1000
 CONNECTIONS = 200

@@ -60,9 +60,6 @@ class RevocationList:
         """The skipped `seq`s still read again on every refresh."""
         return sorted(self._gaps)
 
-    def __len__(self) -> int:
-        return len(self._revoked)
-
     def is_revoked(self, user_id: int) -> bool:
         return user_id in self._revoked
 

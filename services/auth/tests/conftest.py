@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
-from tally_shared.testing import prepare_service_database
+from tally_testing import prepare_service_database
 
 DATABASE_URL = prepare_service_database("auth", Path(__file__).parents[1] / "alembic.ini")
 

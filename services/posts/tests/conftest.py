@@ -5,7 +5,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tally_shared.testing import delete_namespace, prepare_service_database, unique_namespace
+from tally_testing import delete_namespace, prepare_service_database, unique_namespace
 
 DATABASE_URL = prepare_service_database("posts", Path(__file__).parents[1] / "alembic.ini")
 

@@ -10,7 +10,7 @@ from posts.events import HANDLERS
 from posts.models import inbox, users
 from tally_shared.consumer import EventConsumer
 from tally_shared.events import Envelope, UserRegistered
-from tally_shared.testing import declare_service_queue_for, publish_envelopes
+from tally_testing import declare_service_queue_for, publish_envelopes
 
 
 async def publish(settings, envelope: Envelope, times: int = 1) -> None:

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tally_shared.testing import prepare_service_database
+from tally_testing import prepare_service_database
 
 DATABASE_URL = prepare_service_database("votes", Path(__file__).parents[1] / "alembic.ini")
 

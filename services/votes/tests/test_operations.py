@@ -3,7 +3,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tally_shared import dbsetup
-from tally_shared.testing import database_url_for_tests
+from tally_testing import database_url_for_tests
 from votes.app import create_app
 from votes.settings import VotesSettings
 

@@ -66,8 +66,8 @@ def sign_identity(caller: Caller, secret: str) -> str:
 
 
 class VerifiedIdentities:
-    """`verify_identity`, remembering what it verified: the gateway reuses each assertion for
-    many requests, so a service checks each signature once."""
+    """The callers of identity assertions, each signature checked once: the gateway reuses each
+    assertion for many requests."""
 
     def __init__(self, secret: str, *, max_assertions: int = 100_000) -> None:
         self._secret = secret
@@ -84,11 +84,6 @@ class VerifiedIdentities:
             self._verified.pop(next(iter(self._verified)))  # the oldest
         self._verified[assertion] = (caller, float(claims["exp"]))
         return caller
-
-
-def verify_identity(assertion: str, secret: str) -> Caller:
-    claims = _verified_claims(assertion, secret)
-    return Caller(user_id=int(claims["sub"]), email=str(claims["email"]))
 
 
 def _verified_claims(assertion: str, secret: str) -> dict[str, Any]:

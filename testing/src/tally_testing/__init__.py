@@ -1,5 +1,6 @@
-"""Test support: a database of its own for the test run, a broker namespace per test, and a
-TCP proxy in front of the broker that a test can cut.
+"""Test support: a database of its own for the test run, a broker namespace per test, a
+TCP proxy in front of the broker that a test can cut, and the identity check a service does.
+It is installed in .venv for the tests, never in an image.
 
 Tests never touch `make run`'s data: they use the `tally_test` database (or
 TALLY_TEST_DATABASE) with the same per-service roles and schemas, and
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from tally_shared import dbsetup
 from tally_shared.broker import Topology, declare_service_queue
 from tally_shared.events import Envelope
+from tally_shared.identity import Caller, VerifiedIdentities
 from tally_shared.settings import ServiceSettings
 
 TEST_DATABASE = os.environ.get("TALLY_TEST_DATABASE", "tally_test")
@@ -43,6 +45,11 @@ def prepare_service_database(service: str, alembic_ini: Path, database: str = TE
     config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
     command.upgrade(config, "head")
     return url
+
+
+def verify_identity(assertion: str, secret: str) -> Caller:
+    """The caller an identity assertion names, checked as a service checks it."""
+    return VerifiedIdentities(secret).caller(assertion)
 
 
 def unique_namespace() -> str:
