@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
 UPSTREAM_KEEPALIVE_SECONDS = 4.0
 
@@ -58,7 +59,8 @@ class UpstreamClient(Protocol):
 
 
 class AiohttpUpstreamClient:
-    def __init__(self, *, timeout: float, max_connections: int = 500) -> None:
+    def __init__(self, *, timeout: float, max_connections: int = 500, traced: bool = False) -> None:
+        """`traced`: a client span per request, whose context the service's span continues (W3C headers)."""
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
             # Idle connections are dropped before uvicorn's 5 s keep-alive closes them from its side:
@@ -67,6 +69,7 @@ class AiohttpUpstreamClient:
             # The services' bytes and headers pass through as they are.
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            trace_configs=[create_trace_config()] if traced else None,
         )
 
     async def request(
