@@ -80,7 +80,7 @@ run: migrate
 test: preflight deploy-tools browser-tools
 	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
-	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e tests/deploy; do \
+	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/tracing tests/e2e tests/deploy; do \
 		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
 	done; \
 	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \
