@@ -209,10 +209,11 @@ class EventConsumer:
         """One transaction for `deliveries`, traced: a span for the batch, linked to each event's
         trace, and in each event's own trace a span that lasts until the batch has committed."""
         queue = self._topology.queue(self._settings.service_name)
+        event_contexts = [trace.get_current_span(d.trace_parent).get_span_context() for d in deliveries]
         with tracer.start_as_current_span(
             f"process {queue}",
             kind=SpanKind.CONSUMER,
-            links=[Link(trace.get_current_span(d.trace_parent).get_span_context()) for d in deliveries],
+            links=[Link(context) for context in event_contexts if context.is_valid],
             attributes={
                 "messaging.system": "rabbitmq",
                 "messaging.operation.type": "process",
@@ -234,19 +235,21 @@ class EventConsumer:
 
     def _start_event_span(self, delivery: _Delivery, queue: str, batch_span: Span) -> Span:
         envelope = delivery.envelope
+        attributes = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": queue,
+            "messaging.message.id": str(envelope.id),
+            "tally.event.type": envelope.type,
+        }
+        if envelope.request_id:
+            attributes["tally.request_id"] = envelope.request_id
         return tracer.start_span(
             f"apply {envelope.type}",
             context=delivery.trace_parent,
             kind=SpanKind.CONSUMER,
             links=[Link(batch_span.get_span_context())],
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": queue,
-                "messaging.message.id": str(envelope.id),
-                "tally.event.type": envelope.type,
-                "tally.request_id": envelope.request_id or "",
-            },
+            attributes=attributes,
         )
 
     async def _apply_traced(self, deliveries: Sequence[_Delivery], event_spans: dict[int, Span]) -> None:
