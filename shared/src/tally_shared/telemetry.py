@@ -12,10 +12,11 @@ OpenTelemetry.
 What is traced: HTTP requests (FastAPI's own OpenTelemetry support, which
 turns itself on once a tracer provider is set), the gateway's calls to the
 services (aiohttp), the services' calls to each other (httpx), every SQL
-statement (asyncpg, the driver of every process's engine), every publish and delivery (aio-pika), and the
-consumer's batches and events (consumer.py). The trace context of the
-request that wrote an outbox row travels in the row's envelope, so the relay
-publishes, and the consumer applies, the event in that request's trace.
+statement (asyncpg, the driver of every process's engine), every publish and
+delivery (aio-pika), and the consumer's batches and events (consumer.py). The
+trace context of the request that wrote an outbox row travels in the row's
+envelope, so the relay publishes, and the consumer applies, the event in that
+request's trace.
 """
 
 import os
