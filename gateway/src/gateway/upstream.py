@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
-from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
 UPSTREAM_KEEPALIVE_SECONDS = 4.0
 
@@ -69,7 +68,7 @@ class AiohttpUpstreamClient:
             # The services' bytes and headers pass through as they are.
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding", "User-Agent"),
-            trace_configs=[create_trace_config()] if traced else None,
+            trace_configs=_tracing() if traced else None,
         )
 
     async def request(
@@ -96,3 +95,10 @@ class AiohttpUpstreamClient:
 
     async def close(self) -> None:
         await self._session.close()
+
+
+def _tracing() -> list[aiohttp.TraceConfig]:
+    # Imported only by a traced gateway: an untraced one does not load OpenTelemetry's instrumentation.
+    from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+    return [create_trace_config()]

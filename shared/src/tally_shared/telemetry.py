@@ -20,55 +20,21 @@ request's trace.
 """
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
-from opentelemetry.trace import Link, SpanKind
-from opentelemetry.util.types import Attributes
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor
 
 OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 _configured = False
 
 
-class _RootsThatAreWork(Sampler):
-    """Samples a new trace when it starts with work (a request, an event, a publish), not with
-    a client call that no work caused.
-
-    Those would be a trace of one span each, many a second: an idle relay polling its
-    outbox, the gateway reloading its revocation list, readiness probes. Spans under a
-    sampled parent are decided by the parent (ParentBased), so nothing inside a
-    request's or an event's trace is lost.
-    """
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: Any = None,
-    ) -> SamplingResult:
-        if kind == SpanKind.CLIENT:
-            return SamplingResult(Decision.DROP)
-        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-
-    def get_description(self) -> str:
-        return "RootsThatAreWork"
-
-
-def configure_tracing(service_name: str, *, span_processor: SpanProcessor | None = None) -> bool:
+def configure_tracing(service_name: str, *, span_processor: "SpanProcessor | None" = None) -> bool:
     """Trace this process as `service_name` (e.g. `tally-votes-api`); whether it is traced.
 
     Exports over OTLP when an OTLP endpoint variable is set, and not at all otherwise
@@ -84,21 +50,10 @@ def configure_tracing(service_name: str, *, span_processor: SpanProcessor | None
             return False
         if not any(os.environ.get(variable) for variable in OTLP_ENDPOINT_VARIABLES):
             return False
-        # Imported only when exporting: the exporter pulls in protobuf and requests.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    # Imported only now: an untraced process does not even load the SDK.
+    from tally_shared.tracing_sdk import install_tracing
 
-        span_processor = BatchSpanProcessor(OTLPSpanExporter())
-    # OTEL_SERVICE_NAME, when set, names the process instead (OpenTelemetry's own rule).
-    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
-    # OTEL_TRACES_SAMPLER, when set, is read by the SDK instead of our sampler.
-    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else ParentBased(root=_RootsThatAreWork())
-    provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
-    provider.add_span_processor(span_processor)
-    trace.set_tracer_provider(provider)
-    # The driver, not SQLAlchemy: the SQLAlchemy instrumentation refuses SQLAlchemy 2.1.
-    AsyncPGInstrumentor().instrument()
-    HTTPXClientInstrumentor().instrument()
-    AioPikaInstrumentor().instrument()
+    install_tracing(service_name, span_processor)
     _configured = True
     return True
 
