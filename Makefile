@@ -91,7 +91,7 @@ test: preflight deploy-tools browser-tools
 	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
 	echo "== ruff, mypy"; $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy || status=1; \
-	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/e2e tests/deploy; do \
+	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/tracing tests/e2e tests/deploy; do \
 		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
 	done; \
 	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \

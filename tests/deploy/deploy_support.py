@@ -24,6 +24,10 @@ DOCKERFILES = {
 }
 # The port each image's API listens on (Procfile, API.md).
 API_PORTS = {"gateway": 8000, "auth": 8001, "posts": 8002, "votes": 8003}
+# The images that are not Tally's own, pinned: the trace viewer in compose, the OpenTelemetry
+# Collector in Kubernetes. Their commands are theirs; their tags must still be fixed.
+JAEGER_IMAGE = "jaegertracing/all-in-one:1.76.0"
+COLLECTOR_IMAGE = "otel/opentelemetry-collector-k8s:0.130.1"
 
 # How to get each tool, said when it is missing: these checks fail, they never skip.
 INSTALL_HINTS = {

@@ -175,12 +175,14 @@ def compose_commands() -> list[tuple[str, str, list[str]]]:
 
 
 def kubernetes_commands() -> list[tuple[str, str, list[str]]]:
-    from deploy_support import image_for
+    from deploy_support import COLLECTOR_IMAGE, image_for
 
     found = []
     for overlay, path in sorted(OVERLAYS.items()):
         for obj, template in pod_templates(kustomize(path)):
             for container in containers(template):
+                if container["image"] == COLLECTOR_IMAGE:
+                    continue
                 name = image_for(container["image"])
                 assert name, f"{obj['metadata']['name']}: {container['image']} is no Tally image"
                 argv = [*container.get("command", []), *container.get("args", [])]

@@ -2,7 +2,8 @@
 and `docker compose` too where the client has the plugin), refuses to resolve without each
 required secret, and describes the stack the brief asks for: one-shot database setup and
 migrations that the processes wait for, health checks and healthy dependencies, nothing
-that prevents `--scale`, only the gateway and RabbitMQ's management UI published."""
+that prevents `--scale`, only the gateway, RabbitMQ's management UI and the trace viewer's
+UI published, and every process's spans sent to the trace viewer."""
 
 import re
 import shutil
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from deploy_support import API_PORTS, COMPOSE_FILE, ENV_EXAMPLE, ROOT, compose_config, tool
+from deploy_support import API_PORTS, COMPOSE_FILE, ENV_EXAMPLE, JAEGER_IMAGE, ROOT, compose_config, tool
 
 REQUIRED = sorted(set(re.findall(r"\$\{([A-Z0-9_]+):\?", COMPOSE_FILE.read_text())))
 ONE_SHOT = {"dbsetup", "auth-migrate", "posts-migrate", "votes-migrate", "gateway-migrate", "posts-reconcile"}
@@ -78,7 +79,7 @@ def test_the_dev_signing_key_is_a_real_ed25519_private_key() -> None:
 
 def test_resolves_with_the_example_values(config: dict) -> None:
     services = config["services"]
-    assert ONE_SHOT | EVENT_PROCESSES | APIS | {"postgres", "rabbitmq"} == set(services)
+    assert ONE_SHOT | EVENT_PROCESSES | APIS | {"postgres", "rabbitmq", "jaeger"} == set(services)
     pem = services["auth"]["environment"]["AUTH_JWT_PRIVATE_KEY"]
     assert pem.startswith("-----BEGIN PRIVATE KEY-----\n") and pem.rstrip().endswith("-----END PRIVATE KEY-----")
 
@@ -104,15 +105,16 @@ def test_refuses_to_resolve_with_no_settings_at_all(compose: list[str], tmp_path
     assert "is required" in result.stderr
 
 
-def test_only_the_gateway_and_the_broker_ui_are_published(config: dict) -> None:
+def test_only_the_gateway_and_the_broker_and_trace_uis_are_published(config: dict) -> None:
     published = {name: s.get("ports", []) for name, s in config["services"].items() if s.get("ports")}
-    assert set(published) == {"gateway", "rabbitmq"}
+    assert set(published) == {"gateway", "rabbitmq", "jaeger"}
 
     def targets(ports: list) -> set[int]:
         return {int(p["target"]) if isinstance(p, dict) else int(str(p).rsplit(":", 1)[-1]) for p in ports}
 
     assert targets(published["gateway"]) == {8000}
     assert targets(published["rabbitmq"]) == {15672}
+    assert targets(published["jaeger"]) == {16686}
     assert re.fullmatch(r"rabbitmq:3(\.\d+)*-management", config["services"]["rabbitmq"]["image"])
 
 
@@ -176,7 +178,9 @@ def test_urls_point_at_the_compose_services(config: dict) -> None:
             url = urlsplit(value)
             host, port = url.hostname, url.port
             assert host in services, f"{name}: {variable} points at {host}, not a compose service"
-            if url.scheme == "http":
+            if variable == "OTEL_EXPORTER_OTLP_ENDPOINT":
+                assert (host, port) == ("jaeger", 4318), f"{name}: spans go to Jaeger's OTLP/HTTP port"
+            elif url.scheme == "http":
                 assert port == API_PORTS[host], f"{name}: {variable}={value}: {host} listens on {API_PORTS[host]}"
             if url.scheme.startswith("postgresql"):
                 assert (host, port, url.path) == (
@@ -204,9 +208,18 @@ def test_each_service_uses_its_own_role(config: dict) -> None:
 
 def test_images_are_built_from_the_repository_root(config: dict) -> None:
     for name, service in config["services"].items():
-        if name in ("postgres", "rabbitmq"):
+        if name in ("postgres", "rabbitmq", "jaeger"):
             assert ":" in service["image"] and not service["image"].endswith(":latest")
             continue
         build = service["build"]
         assert Path(build["context"]).resolve() == ROOT
         assert (ROOT / build["dockerfile"]).is_file(), build["dockerfile"]
+
+
+def test_every_tally_process_sends_its_spans_to_the_trace_viewer(config: dict) -> None:
+    services = config["services"]
+    assert services["jaeger"]["image"] == JAEGER_IMAGE
+    for name in EVENT_PROCESSES | APIS:
+        assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318", name
+        # Tracing is optional: nothing waits for the viewer.
+        assert "jaeger" not in (services[name].get("depends_on") or {}), name

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import jsonschema
 import kubernetes_validate
 import pytest
-from deploy_support import ENV_EXAMPLE, OVERLAYS, ROOT, containers, kustomize, pod_templates
+from deploy_support import COLLECTOR_IMAGE, ENV_EXAMPLE, OVERLAYS, ROOT, containers, kustomize, pod_templates
 
 # The oldest Kubernetes these manifests support, and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.27", kubernetes_validate.utils.latest_version())
@@ -320,11 +320,12 @@ def test_what_each_service_runs(objects: list[dict]) -> None:
         "votes": "api",
         "votes-worker": "worker",
         "votes-relay": "relay",
+        "otel-collector": "collector",
     }
     assert {
         n: d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] for n, d in deployments.items()
     } == expected
-    assert set(by_kind(objects, "Service")) == {"gateway", "auth", "posts", "votes"}
+    assert set(by_kind(objects, "Service")) == {"gateway", "auth", "posts", "votes", "otel-collector"}
     assert set(by_kind(objects, "Job")) == {"gateway-migrate", "auth-migrate", "posts-migrate", "votes-migrate"}
     assert set(by_kind(objects, "CronJob")) == {"posts-reconcile"}
     assert {h["spec"]["scaleTargetRef"]["name"] for h in by_kind(objects, "HorizontalPodAutoscaler").values()} >= {
@@ -336,8 +337,10 @@ def test_what_each_service_runs(objects: list[dict]) -> None:
     for job in by_kind(objects, "Job").values():
         (container,) = job["spec"]["template"]["spec"]["containers"]
         assert container["command"] == ["alembic", "upgrade", "head"]
-    # Every Deployment waits for its schema: an initContainer until the migration Job is done.
+    # Every Deployment of Tally's own waits for its schema: an initContainer until the migration Job is done.
     for name, deployment in deployments.items():
+        if name == "otel-collector":
+            continue
         (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
         assert "alembic current" in " ".join(init["command"]), name
         assert init["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -371,7 +374,7 @@ def test_probes_resources_and_security(objects: list[dict]) -> None:
 
 
 def test_images_come_from_the_overlay(objects: list[dict], overlay: str) -> None:
-    images = {c["image"] for _, t in pod_templates(objects) for c in containers(t)}
+    images = {c["image"] for _, t in pod_templates(objects) for c in containers(t)} - {COLLECTOR_IMAGE}
     pattern = {
         "dev": r"tally/(gateway|auth|posts|votes):dev",
         "prod": r"registry\.example\.com/tally/(gateway|auth|posts|votes):[0-9][^:]*",
@@ -480,6 +483,8 @@ def test_network_policies_allow_exactly_the_needed_connections(objects: list[dic
     def api(service: str) -> Endpoint:
         return next(e for e in tally if e.name == f"Deployment/{service}")
 
+    collector = api("otel-collector")
+
     # Every Tally pod reaches DNS, PostgreSQL and RabbitMQ, and nothing else outside Tally.
     for endpoint in tally:
         for target in (postgres, rabbitmq, dns):
@@ -493,14 +498,14 @@ def test_network_policies_allow_exactly_the_needed_connections(objects: list[dic
             assert allowed(policies, own, ingress_controller, endpoint, protocol, port) == expected, endpoint.name
             assert not allowed(policies, own, stranger, endpoint, protocol, port), endpoint.name
 
-    # Between Tally pods: exactly these HTTP connections.
+    # Between Tally pods: exactly these HTTP connections, and every component's spans to the Collector.
     expected = {
         ("Deployment/gateway", "Deployment/auth"),
         ("Deployment/gateway", "Deployment/posts"),
         ("Deployment/gateway", "Deployment/votes"),
         ("Deployment/votes", "Deployment/posts"),
         ("CronJob/posts-reconcile", "Deployment/votes"),
-    }
+    } | {(endpoint.name, collector.name) for endpoint in tally if endpoint != collector}
     actual = {
         (source.name, target.name)
         for source, target in itertools.product(tally, tally)
@@ -509,6 +514,8 @@ def test_network_policies_allow_exactly_the_needed_connections(objects: list[dic
     }
     assert actual == expected
     assert api("gateway").ports == (("TCP", 8000),)
+    # Spans only: the Collector's health port is for the kubelet.
+    assert not any(allowed(policies, own, endpoint, collector, "TCP", 13133) for endpoint in tally)
 
 
 def test_the_dev_overlay_uses_the_development_values_of_env_example() -> None:

@@ -39,9 +39,16 @@ from gateway.upstream import (
 )
 from tally_shared.database import database_for
 from tally_shared.errors import install_error_handlers
-from tally_shared.http import LoadSheddingMiddleware, ReadinessCheck, RequestContextMiddleware, operations_router
+from tally_shared.http import (
+    TELEMETRY_CONFIG,
+    LoadSheddingMiddleware,
+    ReadinessCheck,
+    RequestContextMiddleware,
+    operations_router,
+)
 from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header
 from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
+from tally_shared.telemetry import configure_tracing, tracing_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +88,7 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
     """The gateway; `upstream_client` replaces the network to the services (tests pass fakes)."""
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_format)
+    configure_tracing("tally-gateway")
     upstreams = upstreams_from(settings)
 
     @asynccontextmanager
@@ -93,7 +101,9 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
         try:
             await revocations.refresh()
             app.state.revocations = revocations
-            client = upstream_client or AiohttpUpstreamClient(timeout=settings.upstream_timeout)
+            client = upstream_client or AiohttpUpstreamClient(
+                timeout=settings.upstream_timeout, traced=tracing_enabled()
+            )
             async with kept_fresh(revocations), _closing(client):
                 app.state.client = client
                 app.state.proxy = Proxy(client, upstreams)
@@ -122,6 +132,7 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        telemetry=TELEMETRY_CONFIG,
     )
     app.state.settings = settings
     install_error_handlers(app)

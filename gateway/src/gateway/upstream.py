@@ -58,7 +58,8 @@ class UpstreamClient(Protocol):
 
 
 class AiohttpUpstreamClient:
-    def __init__(self, *, timeout: float, max_connections: int = 500) -> None:
+    def __init__(self, *, timeout: float, max_connections: int = 500, traced: bool = False) -> None:
+        """`traced`: a client span per request, whose context the service's span continues (W3C headers)."""
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
             # Idle connections are dropped before uvicorn's 5 s keep-alive closes them from its side:
@@ -67,6 +68,7 @@ class AiohttpUpstreamClient:
             # The services' bytes and headers pass through as they are.
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            trace_configs=_tracing() if traced else None,
         )
 
     async def request(
@@ -93,3 +95,10 @@ class AiohttpUpstreamClient:
 
     async def close(self) -> None:
         await self._session.close()
+
+
+def _tracing() -> list[aiohttp.TraceConfig]:
+    # Imported only by a traced gateway: an untraced one does not load OpenTelemetry's instrumentation.
+    from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+    return [create_trace_config()]

@@ -4,8 +4,9 @@ Modules: `settings`, `database`, `events` (envelope and event types), `outbox`
 (write events with the change), `relay` (publish them), `broker` (topology),
 `consumer` (apply them exactly once), `identity` (the gateway's assertion of
 who is calling), `http` (middleware, health, readiness, metrics), `errors`,
-`text` (text fields PostgreSQL can store), `migrations`, `dbsetup`, `preflight`,
-`process`.
+`telemetry` (OpenTelemetry tracing; `tracing_sdk`, loaded only by a traced
+process), `text` (text fields PostgreSQL can store), `migrations`, `dbsetup`,
+`preflight`, `process`.
 """
 
 __all__: list[str] = []

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind, StatusCode
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import UUID, insert
@@ -32,8 +35,10 @@ from tally_shared.observability import (
 )
 from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
+from tally_shared.telemetry import configure_tracing, trace_context_from
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
 """Applies one event inside the consumer's transaction; never commits."""
@@ -72,6 +77,8 @@ class _Delivery:
     message: AbstractIncomingMessage
     envelope: Envelope
     event: Event
+    # The context of whatever published the event (the relay, within the request that caused it).
+    trace_parent: Context
 
 
 class EventConsumer:
@@ -186,7 +193,7 @@ class EventConsumer:
     def _decode(self, message: AbstractIncomingMessage) -> _Delivery | None:
         try:
             envelope = Envelope.model_validate_json(message.body)
-            return _Delivery(message, envelope, envelope.event())
+            return _Delivery(message, envelope, envelope.event(), trace_context_from(message.headers))
         except (ValidationError, UnknownEventError) as error:
             logger.error(
                 "dead-lettering unreadable message %s (routing key %s): %s",
@@ -200,9 +207,61 @@ class EventConsumer:
         return sorted({*self._handlers, *self._batch_handlers})
 
     async def _apply_in_one_transaction(self, deliveries: Sequence[_Delivery]) -> None:
+        """One transaction for `deliveries`, traced: a span for the batch, linked to each event's
+        trace, and in each event's own trace a span that lasts until the batch has committed."""
+        queue = self._topology.queue(self._settings.service_name)
+        event_contexts = [trace.get_current_span(d.trace_parent).get_span_context() for d in deliveries]
+        with tracer.start_as_current_span(
+            f"process {queue}",
+            kind=SpanKind.CONSUMER,
+            links=[Link(context) for context in event_contexts if context.is_valid],
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": queue,
+                "messaging.batch.message_count": len(deliveries),
+            },
+        ) as batch_span:
+            event_spans = {id(d): self._start_event_span(d, queue, batch_span) for d in deliveries}
+            try:
+                await self._apply_traced(deliveries, event_spans)
+            except BaseException as error:
+                for span in event_spans.values():
+                    span.record_exception(error)
+                    span.set_status(StatusCode.ERROR, repr(error))
+                raise
+            finally:
+                for span in event_spans.values():
+                    span.end()
+
+    def _start_event_span(self, delivery: _Delivery, queue: str, batch_span: Span) -> Span:
+        envelope = delivery.envelope
+        attributes = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": queue,
+            "messaging.message.id": str(envelope.id),
+            "tally.event.type": envelope.type,
+        }
+        if envelope.request_id:
+            attributes["tally.request_id"] = envelope.request_id
+        return tracer.start_span(
+            f"apply {envelope.type}",
+            context=delivery.trace_parent,
+            kind=SpanKind.CONSUMER,
+            links=[Link(batch_span.get_span_context())],
+            attributes=attributes,
+        )
+
+    async def _apply_traced(self, deliveries: Sequence[_Delivery], event_spans: dict[int, Span]) -> None:
         async with self._database.transaction() as session:
             deferred: dict[BatchHandler, list[tuple[Event, Envelope]]] = {}
-            for delivery in await self._first_deliveries(session, deliveries):
+            first_deliveries = await self._first_deliveries(session, deliveries)
+            first_ids = {id(delivery) for delivery in first_deliveries}
+            for delivery in deliveries:
+                if id(delivery) not in first_ids:
+                    event_spans[id(delivery)].set_attribute("tally.event.duplicate", True)
+            for delivery in first_deliveries:
                 envelope = delivery.envelope
                 batch_handler = self._batch_handlers.get(envelope.type)
                 if batch_handler is not None:
@@ -210,7 +269,11 @@ class EventConsumer:
                     continue
                 token = request_id_var.set(envelope.request_id)
                 try:
-                    await self._apply(session, delivery)
+                    # Its statements belong to the event's own trace.
+                    with trace.use_span(
+                        event_spans[id(delivery)], record_exception=False, set_status_on_exception=False
+                    ):
+                        await self._apply(session, delivery)
                 finally:
                     request_id_var.reset(token)
             for batch_handler, events in deferred.items():
@@ -269,6 +332,7 @@ def run_worker(
     """The whole of a service's `python -m <service>.worker` process, until SIGTERM."""
     process_name = f"{settings.service_name}-worker"
     configure_logging(process_name, settings.log_level, settings.log_format)
+    configure_tracing(f"tally-{process_name}")
 
     async def consume(stop: asyncio.Event) -> None:
         database = database_for(settings, process_name, pool_size=2)

@@ -112,15 +112,21 @@ class Envelope(BaseModel):
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     producer: str
     request_id: str | None = None
+    # W3C `traceparent` (and `tracestate`) of the work that caused the event, so that the relay
+    # publishes it, and consumers apply it, in that trace; empty when it was not traced.
+    trace_context: dict[str, str] = Field(default_factory=dict)
     data: dict[str, Any]
 
     @classmethod
-    def wrap(cls, event: Event, *, producer: str, request_id: str | None) -> "Envelope":
+    def wrap(
+        cls, event: Event, *, producer: str, request_id: str | None, trace_context: dict[str, str] | None = None
+    ) -> "Envelope":
         return cls(
             type=event.type,
             version=event.version,
             producer=producer,
             request_id=request_id,
+            trace_context=trace_context or {},
             data=event.model_dump(mode="json"),
         )
 

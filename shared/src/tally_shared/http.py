@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +35,7 @@ from tally_shared.observability import (
     request_id_var,
 )
 from tally_shared.settings import ServiceSettings, TallySettings
+from tally_shared.telemetry import configure_tracing
 
 
 class RequestContextMiddleware:
@@ -75,6 +77,15 @@ class RequestContextMiddleware:
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+def is_operations_request(scope: Scope) -> bool:
+    """Health, readiness and metrics: probes and scrapes, many a minute, never worth a trace."""
+    return scope.get("path") in OPERATIONS_PATHS
+
+
+# FastAPI traces every request itself once a tracer provider is configured (telemetry.py).
+TELEMETRY_CONFIG: TelemetryConfig = {"exclude": is_operations_request}
+
+
 class LoadSheddingMiddleware:
     """At most `limit` requests in flight in this process; the next get 503 with `Retry-After` at once.
 
@@ -90,7 +101,7 @@ class LoadSheddingMiddleware:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPERATIONS_PATHS:
+        if scope["type"] != "http" or is_operations_request(scope):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
@@ -197,6 +208,7 @@ def create_service_app(
     the same for every service, so it is written once, here.
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    configure_tracing(f"tally-{settings.service_name}-api")
     database = database_for(settings, settings.service_name)
     DB_POOL_CHECKED_OUT.set_function(database.connections_checked_out)
 
@@ -207,7 +219,7 @@ def create_service_app(
             await close()
         await database.dispose()
 
-    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, telemetry=TELEMETRY_CONFIG)
     app.state.settings = settings
     app.state.database = database
     app.state.identities = VerifiedIdentities(settings.internal_secret.get_secret_value())

@@ -5,15 +5,11 @@ import sys
 import uuid
 from contextvars import ContextVar
 
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 from tally_shared.settings import LogFormat
-
-try:
-    from opentelemetry import trace
-except ImportError:  # OpenTelemetry is optional: without it, records carry no trace or span id.
-    trace = None  # type: ignore[assignment]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -57,8 +53,6 @@ class _RequestIdFilter(logging.Filter):
 
 def _current_trace_and_span_id() -> tuple[str | None, str | None]:
     """The ids of OpenTelemetry's current span, in its own hex form, when one is recording."""
-    if trace is None:
-        return None, None
     span = trace.get_current_span()
     if not span.is_recording():
         return None, None

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.events import Envelope, Event
 from tally_shared.observability import request_id_var
+from tally_shared.telemetry import current_trace_context
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -46,7 +47,9 @@ def outbox_table(metadata: MetaData) -> Table:
 
 async def record_event(session: AsyncSession, outbox: Table, event: Event, *, producer: str) -> Envelope:
     """Add `event` to the outbox inside the caller's transaction; the relay finds it once committed."""
-    envelope = Envelope.wrap(event, producer=producer, request_id=request_id_var.get())
+    envelope = Envelope.wrap(
+        event, producer=producer, request_id=request_id_var.get(), trace_context=current_trace_context()
+    )
     await session.execute(
         insert(outbox).values(event_id=envelope.id, event_type=envelope.type, envelope=envelope.model_dump(mode="json"))
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractExchange
 from aiormq.exceptions import DeliveryError
+from opentelemetry import context
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from tally_shared.observability import (
 )
 from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
+from tally_shared.telemetry import configure_tracing, trace_context_from
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +148,13 @@ class OutboxRelay:
 
     async def _publish(self, exchange: AbstractExchange, row: AnyRow) -> None:
         envelope = row.envelope
-        headers = {REQUEST_ID_HEADER: envelope["request_id"]} if envelope.get("request_id") else {}
+        # The W3C trace headers of the request that wrote the row travel with the message; while
+        # it is published, that request's context is current, so a traced relay's publish span
+        # (aio-pika's instrumentation) is its child and puts its own context in the headers instead.
+        trace_context = envelope.get("trace_context") or {}
+        headers = {**trace_context}
+        if envelope.get("request_id"):
+            headers[REQUEST_ID_HEADER] = envelope["request_id"]
         message = aio_pika.Message(
             body=json.dumps(envelope, separators=(",", ":")).encode(),
             content_type="application/json",
@@ -156,12 +164,16 @@ class OutboxRelay:
             app_id=envelope["producer"],
             headers=headers,
         )
-        await exchange.publish(
-            message,
-            routing_key=row.event_type,
-            mandatory=True,
-            timeout=self._tuning.publish_timeout,
-        )
+        token = context.attach(trace_context_from(trace_context))
+        try:
+            await exchange.publish(
+                message,
+                routing_key=row.event_type,
+                mandatory=True,
+                timeout=self._tuning.publish_timeout,
+            )
+        finally:
+            context.detach(token)
 
     async def _mark(self, session: AsyncSession, rows: Sequence[AnyRow], refused: dict[int, str]) -> None:
         outbox = self._outbox
@@ -202,6 +214,7 @@ def run_relay(settings: ServiceSettings, *, outbox: Table) -> None:
     """The whole of a service's `python -m <service>.relay` process, until SIGTERM."""
     process_name = f"{settings.service_name}-relay"
     configure_logging(process_name, settings.log_level, settings.log_format)
+    configure_tracing(f"tally-{process_name}")
 
     async def relay(stop: asyncio.Event) -> None:
         database = database_for(settings, process_name, pool_size=2)
