@@ -166,5 +166,20 @@ async def test_the_swagger_ui_loads_only_assets_the_gateway_serves(client: httpx
 async def test_documentation_needs_no_token(client: httpx.AsyncClient, services: FakeServices):
     services.documents = SERVICE_DOCUMENTS
 
-    for path in ("/docs", "/openapi.json", "/docs/oauth2-redirect", "/docs/assets/swagger-ui-bundle.js"):
+    for path in (
+        "/docs",
+        "/openapi.json",
+        "/asyncapi.json",
+        "/docs/oauth2-redirect",
+        "/docs/assets/swagger-ui-bundle.js",
+    ):
         assert (await client.get(path)).status_code == 200, path
+
+
+async def test_the_event_document_is_asyncapi_for_the_gateways_namespace(client: httpx.AsyncClient, settings):
+    document = (await client.get("/asyncapi.json")).json()
+
+    assert document["asyncapi"] == "3.0.0"
+    exchanges = {channel["bindings"]["amqp"]["exchange"]["name"] for channel in document["channels"].values()}
+    assert exchanges == {f"{settings.event_namespace}.events"}
+    assert document["operations"]["gateway.receiveUserDeleted"]["action"] == "receive"
