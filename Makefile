@@ -28,7 +28,7 @@ export TALLY_TEST_DATABASE ?= tally_test
 TEST_DATABASE_URLS = $(foreach s,$(SERVICES) gateway,$(s)=postgresql+psycopg2://tally_$(s):tally_$(s)@127.0.0.1:5432/$(TALLY_TEST_DATABASE))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: help install lock deploy-tools browser-tools preflight database migrate run test reconcile bench lint clean
+.PHONY: help install lock deploy-tools browser-tools contract-tools preflight database migrate run test reconcile bench lint clean
 
 help:
 	@echo "make run    install what is missing, migrate, start the whole stack on http://127.0.0.1:8000"
@@ -65,6 +65,20 @@ browser-tools:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) >/dev/null \
 		|| echo "could not install chromium (Debian package); the Swagger UI browser test will fail until it is installed"
 
+# The official AsyncAPI JSON schemas (npm's @asyncapi/specs, pinned; no PyPI package ships them):
+# tests/contracts validates the generated /asyncapi.json against the 3.0.0 one.
+ASYNCAPI_SPECS_VERSION := 6.11.1
+ASYNCAPI_SPECS := $(VENV)/asyncapi-specs
+contract-tools: $(ASYNCAPI_SPECS)/package.json
+
+$(ASYNCAPI_SPECS)/package.json: | $(VENV)/.installed
+	@command -v npm >/dev/null || apt-get install -y -q npm >/dev/null \
+		|| echo "could not install npm (Debian package); the AsyncAPI schema check will fail until it is installed"
+	@rm -rf $(ASYNCAPI_SPECS) && mkdir -p $(ASYNCAPI_SPECS)
+	npm pack --silent --pack-destination $(ASYNCAPI_SPECS) @asyncapi/specs@$(ASYNCAPI_SPECS_VERSION) >/dev/null
+	tar -xzf $(ASYNCAPI_SPECS)/asyncapi-specs-$(ASYNCAPI_SPECS_VERSION).tgz -C $(ASYNCAPI_SPECS) --strip-components=1
+	@rm $(ASYNCAPI_SPECS)/asyncapi-specs-$(ASYNCAPI_SPECS_VERSION).tgz
+
 preflight: install
 	@$(BIN)/python -m tally_shared.preflight "$(AUTH_DATABASE_URL)" "$(TALLY_AMQP_URL)"
 
@@ -87,11 +101,11 @@ run: migrate
 
 # Each package's tests run on their own (each has its own conftest); the test
 # database is dropped first and last, so no run sees another's data.
-test: preflight deploy-tools browser-tools
+test: preflight deploy-tools browser-tools contract-tools
 	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
 	echo "== ruff, mypy"; $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy || status=1; \
-	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/tracing tests/e2e tests/deploy; do \
+	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/contracts tests/tracing tests/e2e tests/deploy; do \
 		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
 	done; \
 	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \

@@ -89,6 +89,32 @@ async def test_the_merged_document_has_every_service_and_the_gateway_security(cl
     assert document["paths"]["/users/me"]["get"]["parameters"] == []
 
 
+async def test_the_gateway_declares_the_errors_it_answers_itself(client, services: FakeServices):
+    services.documents = SERVICE_DOCUMENTS
+
+    document = (await client.get("/openapi.json")).json()
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(document["paths"][path][method]["responses"])
+
+    assert statuses("/posts/{id}", "get") == {"200", "401", "429", "502", "503"}
+    assert statuses("/users", "post") == {"200", "429", "502", "503"}  # public: no 401
+    too_many = document["paths"]["/posts"]["get"]["responses"]["429"]
+    assert too_many["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert set(too_many["headers"]) == {"Retry-After"}
+    assert set(document["paths"]["/users/me"]["get"]["responses"]["401"]["headers"]) == {"WWW-Authenticate"}
+    assert document["components"]["schemas"]["ErrorResponse"]["required"] == ["detail"]
+
+
+async def test_an_operation_with_a_body_may_be_413(client, services: FakeServices):
+    with_body = _document({"/vote": {"post": _operation(requestBody={"content": {"application/json": {}}})}})
+    services.documents = {**SERVICE_DOCUMENTS, "votes": with_body}
+
+    document = (await client.get("/openapi.json")).json()
+
+    assert "413" in document["paths"]["/vote"]["post"]["responses"]
+
+
 async def test_a_schema_name_two_services_define_differently_is_kept_apart(client, services: FakeServices):
     services.documents = SERVICE_DOCUMENTS
 
@@ -166,5 +192,20 @@ async def test_the_swagger_ui_loads_only_assets_the_gateway_serves(client: httpx
 async def test_documentation_needs_no_token(client: httpx.AsyncClient, services: FakeServices):
     services.documents = SERVICE_DOCUMENTS
 
-    for path in ("/docs", "/openapi.json", "/docs/oauth2-redirect", "/docs/assets/swagger-ui-bundle.js"):
+    for path in (
+        "/docs",
+        "/openapi.json",
+        "/asyncapi.json",
+        "/docs/oauth2-redirect",
+        "/docs/assets/swagger-ui-bundle.js",
+    ):
         assert (await client.get(path)).status_code == 200, path
+
+
+async def test_the_event_document_is_asyncapi_for_the_gateways_namespace(client: httpx.AsyncClient, settings):
+    document = (await client.get("/asyncapi.json")).json()
+
+    assert document["asyncapi"] == "3.0.0"
+    exchanges = {channel["bindings"]["amqp"]["exchange"]["name"] for channel in document["channels"].values()}
+    assert exchanges == {f"{settings.event_namespace}.events"}
+    assert document["operations"]["gateway.receiveUserDeleted"]["action"] == "receive"

@@ -245,3 +245,23 @@ async def test_cors_refuses_other_origins(client):
 
     assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_a_services_405_keeps_its_allow_header(settings, services: FakeServices, bearer):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/jwks.json":
+            return services.handle(request)
+        return httpx.Response(405, json={"detail": "Method Not Allowed"}, headers={"allow": "DELETE, GET, PUT"})
+
+    async with gateway_client(settings, handler) as client:
+        response = await client.patch("/posts/1", headers=bearer, json={})
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PUT"
+
+
+async def test_a_method_the_gateway_does_not_forward_is_405_with_allow(client, bearer):
+    response = await client.request("TRACE", "/posts/1", headers=bearer)
+    assert response.status_code == 405
+    assert response.headers["allow"]
+    assert response.json() == {"detail": "Method Not Allowed"}

@@ -1,5 +1,6 @@
 """StorableText and RefuseNul: a NUL is a validation error; constraints keep their own errors and schema."""
 
+import re
 from typing import Annotated
 
 import pytest
@@ -37,5 +38,20 @@ def test_constraints_before_refuse_nul_keep_their_own_errors(value, error_type):
     assert [error["type"] for error in refused.value.errors()] == [error_type]
 
 
-def test_constraints_before_refuse_nul_keep_their_json_schema():
-    assert TypeAdapter(Title).json_schema() == {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "\\S"}
+def test_constraints_before_refuse_nul_keep_their_json_schema_which_declares_the_rule():
+    assert TypeAdapter(Title).json_schema() == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 5,
+        "pattern": "\\S",
+        "not": {"pattern": "\\u0000"},
+    }
+
+
+def test_the_declared_rule_is_the_one_applied():
+    declared = re.compile(TypeAdapter(Title).json_schema()["not"]["pattern"])
+    for text in ("a\x00", "\x00", "ok\x00ok"):
+        assert declared.search(text)
+        with pytest.raises(ValidationError):
+            TypeAdapter(Title).validate_python(text)
+    assert not declared.search("ok")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from published_events import PublishedEvents
 from sqlalchemy import create_engine
 
 from tally_testing import TEST_DATABASE, delete_namespace, prepare_service_database, unique_namespace
@@ -41,6 +42,7 @@ class Stack:
     keys_dir: Path
     logs_dir: Path
     env: dict[str, str]
+    events: PublishedEvents
     replicas: int = 1
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
@@ -108,12 +110,16 @@ def wait_until_ready(stack: Stack, url: str | None = None) -> None:
 
 
 EVENT_PROCESSES = ("auth.relay", "posts.relay", "posts.worker", "votes.relay", "votes.worker", "gateway.worker")
+CONSUMING_SERVICES = ("posts", "votes", "gateway")
 
 
 @contextmanager
 def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_DATABASE) -> Iterator[Stack]:
     """Starts every process of the stack (`replicas` of each, and as many gateways), as
-    `make run REPLICAS=...` does, on free ports, in `database` and a broker namespace of its own."""
+    `make run REPLICAS=...` does, on free ports, in `database` and a broker namespace of its own.
+
+    Every event the stack publishes is checked against /asyncapi.json (`stack.events`); when the
+    stack stops, one that does not match fails the test that launched it (the session, for `stack`)."""
     alembic_configs = {service: ROOT / "services" / service / "alembic.ini" for service in SERVICES}
     alembic_configs["gateway"] = ROOT / "gateway" / "alembic.ini"
     database_urls = {name: prepare_service_database(name, config, database) for name, config in alembic_configs.items()}
@@ -140,8 +146,10 @@ def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_
         keys_dir=keys_dir,
         logs_dir=tmp_path_factory.mktemp("logs"),
         env=env,
+        events=PublishedEvents(namespace),
         replicas=replicas,
     )
+    stack.events.bind()
     for service in SERVICES:
         for name, port in zip(stack.names(service), ports[service], strict=True):
             stack.start(name, uvicorn(f"{service}.app", port))
@@ -153,11 +161,19 @@ def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_
     try:
         for url in stack.gateway_urls:
             wait_until_ready(stack, url)
+        stack.events.wait_for_consumers(CONSUMING_SERVICES)
         yield stack
     finally:
         for name in list(stack.processes):
             stack.stop(name)
-        asyncio.run(delete_namespace(namespace, ["posts", "votes", "gateway"]))
+        try:
+            stack.events.collect()
+        finally:
+            stack.events.delete()
+            asyncio.run(delete_namespace(namespace, list(CONSUMING_SERVICES)))
+    assert not stack.events.mismatches, "events that do not match /asyncapi.json:\n" + "\n".join(
+        stack.events.mismatches
+    )
 
 
 @pytest.fixture(scope="session")

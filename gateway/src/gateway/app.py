@@ -37,6 +37,7 @@ from gateway.upstream import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from tally_shared.asyncapi import asyncapi_document
 from tally_shared.database import database_for
 from tally_shared.errors import install_error_handlers
 from tally_shared.http import (
@@ -152,15 +153,21 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
     checks: dict[str, ReadinessCheck] = {name: _readiness_check(app, upstream) for name, upstream in upstreams.items()}
     checks["revocations"] = _revocations_fresh(app)
     app.include_router(operations_router(checks))
-    _add_documentation_routes(app)
+    _add_documentation_routes(app, settings)
     _add_proxied_routes(app, settings)
     return app
 
 
-def _add_documentation_routes(app: FastAPI) -> None:
+def _add_documentation_routes(app: FastAPI, settings: GatewaySettings) -> None:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(await request.app.state.openapi.document())
+
+    events_document = asyncapi_document(settings.event_namespace)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(events_document)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

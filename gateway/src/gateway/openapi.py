@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.routing import PUBLIC_ROUTES, normalize_path, service_for
+from tally_shared.openapi import error_response_object, error_schemas
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ SECURITY_SCHEMES = {
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 SCHEMA_REF_PREFIX = "#/components/schemas/"
+# What the gateway itself answers on every proxied route: its rate limit, and a service that
+# is down, times out (503) or answers garbage (502); 413 and 401 depend on the operation.
+GATEWAY_ERRORS = (429, 502, 503)
 
 DocumentFetcher = Callable[[str], Awaitable[dict[str, Any] | None]]
 
@@ -45,7 +49,7 @@ def merge_documents(documents: dict[str, dict[str, Any]], *, title: str = "Tally
         for path, item in document.get("paths", {}).items():
             if path in OPERATIONS_PATHS or service_for(normalize_path(path)) != service:
                 continue
-            paths[path] = _secure(normalize_path(path), item)
+            paths[path] = _declare_gateway_errors(_secure(normalize_path(path), item))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -55,7 +59,10 @@ def merge_documents(documents: dict[str, dict[str, Any]], *, title: str = "Tally
             f"Protected routes need a bearer token from `POST /login` ({_public_summary()} are public).",
         },
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": SECURITY_SCHEMES},
+        "components": {
+            "schemas": dict(sorted({**schemas, **error_schemas()}.items())),
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
 
 
@@ -82,6 +89,23 @@ def _secure(path: str, item: dict[str, Any]) -> dict[str, Any]:
             operation.pop("security", None)
         else:
             operation["security"] = [{SECURITY_SCHEME_NAME: []}]
+    return item
+
+
+def _declare_gateway_errors(item: dict[str, Any]) -> dict[str, Any]:
+    """Adds the answers the gateway gives itself; a service's own description of a status wins."""
+    for method, operation in item.items():
+        if method not in HTTP_METHODS or not isinstance(operation, dict):
+            continue
+        statuses = list(GATEWAY_ERRORS)
+        if "requestBody" in operation:
+            statuses.append(413)
+        if "security" in operation:
+            statuses.append(401)
+        responses = operation.setdefault("responses", {})
+        for status in statuses:
+            responses.setdefault(str(status), error_response_object(status))
+        operation["responses"] = dict(sorted(responses.items()))
     return item
 
 

@@ -20,7 +20,7 @@ from gateway.upstream import (
 logger = logging.getLogger(__name__)
 
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "accept-language")
-RETURNED_RESPONSE_HEADERS = ("content-type", "www-authenticate", "retry-after")
+RETURNED_RESPONSE_HEADERS = ("content-type", "www-authenticate", "retry-after", "allow")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -1,4 +1,5 @@
 import asyncio
+import re
 from datetime import datetime
 
 import pytest
@@ -98,3 +99,24 @@ async def test_concurrent_registrations_of_one_email_give_one_user_and_one_event
     async with app.state.database.transaction() as session:
         assert await session.scalar(text("SELECT count(*) FROM auth.users")) == 1
         assert await session.scalar(text("SELECT count(*) FROM auth.outbox")) == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "accepted"),
+    [
+        ("ada@mail.test", False),
+        ("ada@MAIL.TEST", False),
+        ("ada@0.arpa", False),
+        ("ada@printer.local", False),
+        ("ada@x.onion", False),
+        ("ada@x.invalid", False),
+        ("ada@contest.example", True),
+        ("ada@test.example.org", True),
+    ],
+)
+async def test_the_documented_email_rule_is_the_one_applied(client, email, accepted):
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["UserCreate"]["properties"]["email"]
+    response = await client.post("/users", json={"email": email, "password": "long enough"})
+
+    assert response.status_code == (201 if accepted else 422), response.text
+    assert bool(re.search(schema["pattern"], email)) is accepted

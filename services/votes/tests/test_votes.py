@@ -193,3 +193,32 @@ async def test_tallies_recount_live_posts_at_a_new_epoch(app, client):
 async def test_internal_routes_refuse_a_user_and_nobody(client):
     assert (await client.post("/internal/tallies", json={"post_ids": [1]})).status_code == 401
     assert (await client.post("/internal/tallies", json={"post_ids": [1]}, headers=as_user(2))).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"post_id": 80, "dir": True},
+        {"post_id": 80, "dir": "1"},
+        {"post_id": "80", "dir": 1},
+        {"post_id": True, "dir": 1},
+    ],
+)
+async def test_numbers_in_text_or_booleans_are_422_as_the_schema_says(app, client, body):
+    await known_post(app, 80)
+    response = await client.post("/vote", json=body, headers=as_user(2))
+    assert response.status_code == 422, response.text
+
+
+async def test_an_integer_written_with_a_fraction_of_zero_is_an_integer(app, client):
+    await known_post(app, 81)
+    response = await client.post("/vote", json={"post_id": 81.0, "dir": 1.0}, headers=as_user(2))
+    assert response.status_code == 201, response.text
+
+
+async def test_an_id_a_double_cannot_tell_from_the_declared_maximum_is_accepted(client):
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["VoteIn"]
+    declared = schema["properties"]["post_id"]["maximum"]
+    # A client reading numbers as doubles takes this for the maximum itself: it must not be 422.
+    response = await client.post("/vote", json={"post_id": declared + 500, "dir": 1}, headers=as_user(2))
+    assert response.status_code == 404, response.text

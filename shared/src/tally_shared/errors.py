@@ -4,12 +4,16 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tally_shared.database import is_transient
 
@@ -93,6 +97,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         return ValidationErrorResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            # Starlette's Allow names the methods of the first route whose path matched, but a
+            # path usually has one route per method; RFC 9110 wants all of them.
+            error.headers = {**(error.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return await http_exception_handler(request, error)
+
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
         return error_response(error)
@@ -114,6 +126,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of every route of the app that matches the request's path (included routers too)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _first_line(error: BaseException) -> str:

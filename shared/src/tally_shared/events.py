@@ -1,7 +1,7 @@
 """The versioned event envelope and every event type of the system.
 
-The catalog with producers, consumers and examples is docs/events.md; keep the
-two in step.
+Who produces and consumes each is EVENT_CATALOG in asyncapi.py (tested against the
+services); docs/events.md explains them with examples.
 """
 
 import uuid
@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class Event(BaseModel):
     """A domain fact. Subclasses name their routing key (`type`) and schema `version`."""
 
-    model_config = ConfigDict(frozen=True)
+    # Its JSON schema (in /asyncapi.json) describes what is sent, where every field is present.
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
     type: ClassVar[str]
     version: ClassVar[int] = 1
@@ -105,6 +106,8 @@ class UnknownEventError(ValueError):
 
 class Envelope(BaseModel):
     """What travels on the wire: the event's data plus who, when, and why it happened."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str

@@ -34,6 +34,7 @@ from tally_shared.observability import (
     configure_logging,
     request_id_var,
 )
+from tally_shared.openapi import declare_implied_errors
 from tally_shared.settings import ServiceSettings, TallySettings
 from tally_shared.telemetry import configure_tracing
 
@@ -229,4 +230,5 @@ def create_service_app(
     app.include_router(operations_router({"database": database.is_reachable, "broker": broker_reachable(settings)}))
     for router in routers:
         app.include_router(router)
+    declare_implied_errors(app, caller_dependency=current_caller)
     return app

@@ -12,10 +12,12 @@ and length or pattern constraints placed after a validator lose their place in t
 JSON schema and their usual error types.
 """
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 NUL = "\x00"
 
@@ -27,6 +29,22 @@ def refuse_nul(value: str) -> str:
     return value
 
 
-RefuseNul = AfterValidator(refuse_nul)
+@dataclass(frozen=True)
+class _RefuseNul:
+    """`refuse_nul` after the field's own validation, and the rule in its JSON schema.
+
+    The schema says it with `not` rather than `pattern`: a field keeps its own pattern.
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(refuse_nul, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["not"] = {"pattern": "\\u0000"}
+        return json_schema
+
+
+RefuseNul = _RefuseNul()
 # Any other character is allowed: a password may hold anything PostgreSQL can store.
 StorableText = Annotated[str, RefuseNul]

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi import Form
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -10,9 +11,29 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from tally_shared.text import RefuseNul, StorableText
 
 
+def _case_insensitive(name: str) -> str:
+    return "".join(f"[{char.lower()}{char.upper()}]" if char.isalpha() else char for char in name)
+
+
+# email-validator (behind EmailStr) refuses an address on a special-use domain (`.test`,
+# `.invalid`, ...), which JSON Schema's `format: email` admits; the schema says so, so that
+# clients and fuzzers generated from it know the rule.
+NOT_ON_A_SPECIAL_USE_DOMAIN = (
+    r"^[^@]*@(?!(?:[^@]*\.)?(?:" + "|".join(map(_case_insensitive, SPECIAL_USE_DOMAIN_NAMES)) + r")\.?$)"
+)
+RegistrableEmail = Annotated[
+    EmailStr,
+    Field(
+        description="An email address (checked by email-validator), not on a special-use domain "
+        f"({', '.join(f'`.{name}`' for name in SPECIAL_USE_DOMAIN_NAMES)})",
+        json_schema_extra={"pattern": NOT_ON_A_SPECIAL_USE_DOMAIN},
+    ),
+]
+
+
 class UserCreate(BaseModel):
     # EmailStr already refuses a NUL, as it refuses every control character.
-    email: EmailStr
+    email: RegistrableEmail
     # Only its hash is stored, but a password the login form would refuse must not be registered.
     password: Annotated[str, Field(min_length=8, max_length=128), RefuseNul]
 

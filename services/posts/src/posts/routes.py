@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
@@ -11,13 +11,18 @@ from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes, TitleSea
 from tally_shared.database import AnyRow
 from tally_shared.http import calling_service, current_caller, session_dependency
 from tally_shared.identity import Caller
+from tally_shared.inputs import IdInPath
+from tally_shared.openapi import error_responses
 
 router = APIRouter(tags=["Posts"])
 internal_router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
 
+POST_NOT_FOUND = {404: "No such post, or someone else's draft"}
+NOT_THE_OWNER = {403: "The post is not the caller's"}
+
 SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
-PostId = Annotated[int, Path(gt=0, le=2**63 - 1)]
+PostId = IdInPath
 
 
 @router.get("/posts", response_model=list[PostWithVotes])
@@ -33,7 +38,7 @@ async def list_posts(
     return await service.feed(session, caller, limit=limit, skip=skip, search=search, order=order)
 
 
-@router.get("/posts/{id}", response_model=PostWithVotes)
+@router.get("/posts/{id}", response_model=PostWithVotes, responses=error_responses(404, descriptions=POST_NOT_FOUND))
 async def get_post(id: PostId, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
     """One post with its vote count; someone else's draft is 404."""
     return await service.get(session, caller, id)
@@ -45,13 +50,22 @@ async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep) 
     return await service.create(session, caller, post)
 
 
-@router.put("/posts/{id}", response_model=PostRead)
+@router.put(
+    "/posts/{id}",
+    response_model=PostRead,
+    responses=error_responses(403, 404, descriptions={**NOT_THE_OWNER, **POST_NOT_FOUND}),
+)
 async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
     """Replace one of the caller's posts."""
     return await service.replace(session, caller, id, post)
 
 
-@router.delete("/posts/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete(
+    "/posts/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(403, 404, descriptions={**NOT_THE_OWNER, **POST_NOT_FOUND}),
+)
 async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep) -> Response:
     """Delete one of the caller's posts, and with it its votes."""
     await service.delete(session, caller, id)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from tally_shared.text import RefuseNul
 
@@ -22,7 +22,8 @@ class PostIn(BaseModel):
 
     title: Title
     content: Content
-    published: bool = True
+    # Strict: pydantic would read 0 or "yes" as a boolean, which the schema does not admit.
+    published: StrictBool = True
 
 
 class Owner(BaseModel):

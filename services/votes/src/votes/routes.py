@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tally_shared.http import calling_service, current_caller, session_dependency
 from tally_shared.identity import Caller
 from tally_shared.internal_client import InternalClient
+from tally_shared.openapi import error_responses
 from votes import service
 from votes.schemas import TalliesRequest, TalliesResponse, VoteIn, VoteResult
 
@@ -23,7 +24,19 @@ async def posts_service(request: Request) -> InternalClient:
     return client
 
 
-@router.post("/vote", status_code=status.HTTP_201_CREATED, response_model=VoteResult)
+@router.post(
+    "/vote",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VoteResult,
+    responses=error_responses(
+        404,
+        409,
+        descriptions={
+            404: "No such post (or someone else's draft), or removing a vote that does not exist",
+            409: "The caller already voted on this post",
+        },
+    ),
+)
 async def vote(
     body: VoteIn,
     caller: CurrentCaller,

@@ -1,15 +1,17 @@
 """What comes in and goes out of the votes service."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-PostId = Annotated[int, Field(gt=0, le=2**63 - 1)]
+from tally_shared.inputs import IdInBody as PostId
+from tally_shared.inputs import RefuseTextAndBooleans
 
 
 class VoteIn(BaseModel):
     post_id: PostId
-    dir: Literal[0, 1] = Field(description="1 adds the caller's vote, 0 removes it")
+    # Not Literal[0, 1], which takes `true` for 1.
+    dir: Annotated[int, Field(ge=0, le=1, description="1 adds the caller's vote, 0 removes it"), RefuseTextAndBooleans]
 
 
 class VoteResult(BaseModel):
