@@ -4,7 +4,8 @@ Modules: `settings`, `database`, `events` (envelope and event types), `outbox`
 (write events with the change), `relay` (publish them), `broker` (topology),
 `consumer` (apply them exactly once), `identity` (the gateway's assertion of
 who is calling), `http` (middleware, health, readiness, metrics), `errors`,
-`text` (text fields PostgreSQL can store), `migrations`, `dbsetup`, `preflight`,
+`text` (text fields PostgreSQL can store), `idempotency` (`Idempotency-Key` on
+writes), `expiry` (purging rows whose time is up), `migrations`, `dbsetup`, `preflight`,
 `process`.
 """
 

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
+from posts.models import idempotency_keys
 from posts.repository import FeedOrder
 from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes, TitleSearch
 from tally_shared.http import calling_service, current_caller, session_dependency
+from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
 from tally_shared.identity import Caller
 
 router = APIRouter(tags=["Posts"])
@@ -17,6 +19,7 @@ internal_router = APIRouter(prefix="/internal", include_in_schema=False, depende
 SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 PostId = Annotated[int, Path(gt=0, le=2**63 - 1)]
+Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
 
 
 @router.get("/posts", response_model=list[PostWithVotes])
@@ -38,23 +41,38 @@ async def get_post(id: PostId, caller: CurrentCaller, session: SessionDep):
     return await service.get(session, caller, id)
 
 
-@router.post("/posts", status_code=status.HTTP_201_CREATED, response_model=PostRead)
-async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep):
+@router.post(
+    "/posts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostRead,
+    openapi_extra=idempotency_openapi(status.HTTP_201_CREATED),
+)
+async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep, idempotency: Idempotency):
     """Create a post owned by the caller."""
-    return await service.create(session, caller, post)
+    return await idempotency.respond(
+        lambda: service.create(session, caller, post), status_code=status.HTTP_201_CREATED, model=PostRead
+    )
 
 
-@router.put("/posts/{id}", response_model=PostRead)
-async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep):
+@router.put("/posts/{id}", response_model=PostRead, openapi_extra=idempotency_openapi(status.HTTP_200_OK))
+async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep, idempotency: Idempotency):
     """Replace one of the caller's posts."""
-    return await service.replace(session, caller, id, post)
+    return await idempotency.respond(
+        lambda: service.replace(session, caller, id, post), status_code=status.HTTP_200_OK, model=PostRead
+    )
 
 
-@router.delete("/posts/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep):
+@router.delete(
+    "/posts/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    openapi_extra=idempotency_openapi(status.HTTP_204_NO_CONTENT),
+)
+async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep, idempotency: Idempotency):
     """Delete one of the caller's posts, and with it its votes."""
-    await service.delete(session, caller, id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await idempotency.respond(
+        lambda: service.delete(session, caller, id), status_code=status.HTTP_204_NO_CONTENT
+    )
 
 
 @internal_router.get("/posts/{id}", response_model=PostReplica)
