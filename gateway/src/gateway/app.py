@@ -40,7 +40,8 @@ from gateway.upstream import (
 from tally_shared.database import database_for
 from tally_shared.errors import install_error_handlers
 from tally_shared.http import LoadSheddingMiddleware, ReadinessCheck, RequestContextMiddleware, operations_router
-from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header
+from tally_shared.idempotency import REPLAYED_HEADER
+from tally_shared.identity import CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, Caller, is_client_identity_header
 from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate"],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate", REPLAYED_HEADER],
         )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StripClientIdentityMiddleware)
@@ -178,8 +179,9 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
     )
 
     async def proxied(request: Request) -> Response:
+        # The peer, or the client a trusted proxy names in X-Forwarded-For (uvicorn's FORWARDED_ALLOW_IPS).
+        client = request.client.host if request.client else "unknown"
         if limiter is not None:
-            client = request.client.host if request.client else "unknown"
             retry_after = limiter.retry_after(client)
             if retry_after is not None:
                 raise TooManyRequestsError(retry_after)
@@ -188,7 +190,7 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
         service = service_for(path)
         if service is None or _has_dot_segment(request.scope["path"]):
             raise NotFoundError("Not Found")
-        headers = {}
+        headers = {CLIENT_ADDRESS_HEADER: client}
         request_id = request_id_var.get()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
