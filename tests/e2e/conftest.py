@@ -138,6 +138,8 @@ def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
         # Login throttling with a window a test can wait out (test_login_throttling.py).
         "AUTH_LOGIN_WINDOW_SECONDS": str(LOGIN_WINDOW_SECONDS),
+        # A first wait long enough that a slow machine's next request still meets it.
+        "AUTH_LOGIN_BACKOFF_BASE_SECONDS": "2",
     }
     stack = Stack(
         gateway_urls=[f"http://127.0.0.1:{port}" for port in ports["gateway"]],
