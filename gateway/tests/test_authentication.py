@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from gateway_fakes import SECRET, FakeServices, SigningKey, gateway_client
 
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.identity import CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, Caller, sign_identity
 from tally_testing import verify_identity
 
 
@@ -201,3 +201,12 @@ async def test_a_flood_of_unknown_kids_fetches_the_jwks_once(client, services: F
 
     assert fetches == 1
     assert services.jwks_fetches <= fetches + 1
+
+
+async def test_the_client_address_the_gateway_saw_reaches_the_service_not_the_clients_claim(
+    client, services: FakeServices
+):
+    await client.post("/login", data={"username": "a@b.c", "password": "x"}, headers={CLIENT_ADDRESS_HEADER: "6.6.6.6"})
+
+    forwarded = services.service_requests("auth")[-1]
+    assert forwarded.headers[CLIENT_ADDRESS_HEADER] == "127.0.0.1"

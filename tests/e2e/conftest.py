@@ -23,6 +23,7 @@ from tally_testing import TEST_DATABASE, delete_namespace, prepare_service_datab
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "posts", "votes")
 STARTUP_TIMEOUT_SECONDS = 60
+LOGIN_WINDOW_SECONDS = 8
 
 
 def free_port() -> int:
@@ -138,6 +139,13 @@ def launched_stack(tmp_path_factory, *, replicas: int = 1, database: str = TEST_
         "VOTES_POSTS_URL": ",".join(service_urls["posts"]),
         # Every test client is 127.0.0.1: a limit per client high enough for the load tests.
         "GATEWAY_RATE_LIMIT_PER_SECOND": "100000",
+        # uvicorn's proxy trust, said explicitly: the gateway takes the client's address from
+        # X-Forwarded-For when the peer is 127.0.0.1, so a test can play many clients.
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",
+        # Login throttling with a window a test can wait out (test_login_throttling.py).
+        "AUTH_LOGIN_WINDOW_SECONDS": str(LOGIN_WINDOW_SECONDS),
+        # A first wait long enough that a slow machine's next request still meets it.
+        "AUTH_LOGIN_BACKOFF_BASE_SECONDS": "2",
     }
     stack = Stack(
         gateway_urls=[f"http://127.0.0.1:{port}" for port in ports["gateway"]],

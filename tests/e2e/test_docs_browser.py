@@ -1,6 +1,6 @@
 """The gateway's Swagger UI in a real browser (Debian's headless Chromium, driven by Playwright):
 log in with Authorize, create a post and vote on it with "Try it out", every file and call the
-page makes going to the gateway and nowhere else.
+page makes going to the gateway and nowhere else, nothing blocked by the page's CSP.
 
 Without chromium or playwright this fails, never skips: `make test` installs both."""
 
@@ -67,6 +67,11 @@ def test_log_in_post_and_vote_through_the_swagger_ui(gateway, stack, page: Page)
     page_errors: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+    # The browser reports what the page's Content-Security-Policy blocked on the console.
+    blocked: list[str] = []
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
 
     page.goto(f"{stack.gateway_url}/docs")
     page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
@@ -91,6 +96,7 @@ def test_log_in_post_and_vote_through_the_swagger_ui(gateway, stack, page: Page)
     assert vote == {"message": "successfully added vote"}
 
     assert page_errors == []
+    assert blocked == [], "the page's Content-Security-Policy blocked part of the Swagger UI"
     elsewhere = [url for url in requested if not url.startswith(stack.gateway_url + "/")]
     assert elsewhere == [], "the page loaded something from outside the gateway"
     assert f"{stack.gateway_url}/docs/assets/swagger-ui-bundle.js" in requested

@@ -29,6 +29,7 @@ from gateway.routing import (
     service_for,
     upstreams_from,
 )
+from gateway.security_headers import SecurityHeadersMiddleware, page_policy
 from gateway.settings import GatewaySettings
 from gateway.upstream import (
     AiohttpUpstreamClient,
@@ -47,7 +48,8 @@ from tally_shared.http import (
     RequestContextMiddleware,
     operations_router,
 )
-from tally_shared.identity import IDENTITY_HEADER, Caller, is_client_identity_header
+from tally_shared.idempotency import REPLAYED_HEADER
+from tally_shared.identity import CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, Caller, is_client_identity_header
 from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
 from tally_shared.telemetry import configure_tracing, tracing_enabled
 
@@ -60,6 +62,8 @@ OPENAPI_CACHE_SECONDS = 10.0
 UPSTREAM_FAILURES = (UpstreamConnectError, UpstreamTimeoutError, UpstreamError)
 # Swagger UI's files, from the pinned fastapi-offline package (see gateway/pyproject.toml):
 # the gateway serves them itself, so /docs loads nothing from the internet.
+DOCS_PATH = "/docs"
+DOCS_OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
 DOCS_ASSETS_PATH = "/docs/assets"
 SWAGGER_UI_ASSETS_PACKAGE = ("fastapi_offline", "static")
 
@@ -145,20 +149,42 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate"],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate", REPLAYED_HEADER],
         )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StripClientIdentityMiddleware)
+    documentation_pages = _documentation_pages()
+    # Outermost, so that every answer has them, the gateway's own errors included.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        page_policies={path: page_policy(html) for path, html in documentation_pages.items()},
+        cacheable_prefix=DOCS_ASSETS_PATH,
+        hsts_seconds=settings.hsts_seconds,
+    )
 
     checks: dict[str, ReadinessCheck] = {name: _readiness_check(app, upstream) for name, upstream in upstreams.items()}
     checks["revocations"] = _revocations_fresh(app)
     app.include_router(operations_router(checks))
-    _add_documentation_routes(app, settings)
+    _add_documentation_routes(app, settings, documentation_pages)
     _add_proxied_routes(app, settings)
     return app
 
 
-def _add_documentation_routes(app: FastAPI, settings: GatewaySettings) -> None:
+def _documentation_pages() -> dict[str, str]:
+    """The Swagger UI page and its OAuth2 redirect page, built once: their inline scripts never change."""
+    swagger_ui = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Tally API",
+        oauth2_redirect_url=DOCS_OAUTH2_REDIRECT_PATH,
+        swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon.png",
+    )
+    redirect = get_swagger_ui_oauth2_redirect_html()
+    return {DOCS_PATH: bytes(swagger_ui.body).decode(), DOCS_OAUTH2_REDIRECT_PATH: bytes(redirect.body).decode()}
+
+
+def _add_documentation_routes(app: FastAPI, settings: GatewaySettings, pages: dict[str, str]) -> None:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(await request.app.state.openapi.document())
@@ -169,20 +195,13 @@ def _add_documentation_routes(app: FastAPI, settings: GatewaySettings) -> None:
     async def asyncapi() -> JSONResponse:
         return JSONResponse(events_document)
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get(DOCS_PATH, include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Tally API",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon.png",
-        )
+        return HTMLResponse(pages[DOCS_PATH])
 
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    @app.get(DOCS_OAUTH2_REDIRECT_PATH, include_in_schema=False)
     async def docs_oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return HTMLResponse(pages[DOCS_OAUTH2_REDIRECT_PATH])
 
     app.mount(DOCS_ASSETS_PATH, StaticFiles(packages=[SWAGGER_UI_ASSETS_PACKAGE]), name="docs-assets")
 
@@ -196,8 +215,9 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
     )
 
     async def proxied(request: Request) -> Response:
+        # The peer, or the client a trusted proxy names in X-Forwarded-For (uvicorn's FORWARDED_ALLOW_IPS).
+        client = request.client.host if request.client else "unknown"
         if limiter is not None:
-            client = request.client.host if request.client else "unknown"
             retry_after = limiter.retry_after(client)
             if retry_after is not None:
                 raise TooManyRequestsError(retry_after)
@@ -206,7 +226,7 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
         service = service_for(path)
         if service is None or _has_dot_segment(request.scope["path"]):
             raise NotFoundError("Not Found")
-        headers = {}
+        headers = {CLIENT_ADDRESS_HEADER: client}
         request_id = request_id_var.get()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id

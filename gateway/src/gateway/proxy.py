@@ -19,8 +19,8 @@ from gateway.upstream import (
 
 logger = logging.getLogger(__name__)
 
-FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "accept-language")
-RETURNED_RESPONSE_HEADERS = ("content-type", "www-authenticate", "retry-after", "allow")
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "accept-language", "idempotency-key")
+RETURNED_RESPONSE_HEADERS = ("content-type", "www-authenticate", "retry-after", "allow", "idempotent-replayed")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

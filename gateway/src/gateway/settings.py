@@ -41,6 +41,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_second: float = Field(default=100.0, ge=0, validation_alias="GATEWAY_RATE_LIMIT_PER_SECOND")
     rate_limit_burst: int = Field(default=200, ge=1, validation_alias="GATEWAY_RATE_LIMIT_BURST")
     revocation_refresh_seconds: float = Field(default=0.5, gt=0, validation_alias="GATEWAY_REVOCATION_REFRESH_SECONDS")
+    # When clients reach the gateway over HTTPS only (TLS ending at uvicorn or a proxy in front):
+    # how long browsers must refuse plain HTTP to it, sent as Strict-Transport-Security; 0 sends none.
+    hsts_seconds: int = Field(default=0, ge=0, validation_alias="GATEWAY_HSTS_SECONDS")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -25,7 +25,9 @@ def settings(tmp_path) -> AuthSettings:
 async def app(settings):
     app = create_app(settings)
     async with app.state.database.transaction() as session:
-        await session.execute(text("TRUNCATE auth.users, auth.outbox RESTART IDENTITY"))
+        await session.execute(
+            text("TRUNCATE auth.users, auth.outbox, auth.idempotency_keys, auth.login_failures RESTART IDENTITY")
+        )
     yield app
     await app.state.database.dispose()
 

@@ -120,3 +120,19 @@ async def test_the_documented_email_rule_is_the_one_applied(client, email, accep
 
     assert response.status_code == (201 if accepted else 422), response.text
     assert bool(re.search(schema["pattern"], email)) is accepted
+
+
+async def test_a_repeated_deletion_with_its_key_replays_204(client, app, settings):
+    ada = await register(client)
+    headers = {**as_caller(settings, ada), "Idempotency-Key": "bye"}
+
+    first = await client.delete("/users/me", headers=headers)
+    again = await client.delete("/users/me", headers=headers)
+    unkeyed = await client.delete("/users/me", headers=as_caller(settings, ada))
+
+    assert first.status_code == again.status_code == 204
+    assert again.headers["idempotent-replayed"] == "true"
+    assert unkeyed.status_code == 404
+    async with app.state.database.transaction() as session:
+        events = (await session.execute(text("SELECT event_type FROM auth.outbox ORDER BY id"))).scalars().all()
+    assert events == ["user.registered", "user.deleted"]

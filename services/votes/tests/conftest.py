@@ -44,7 +44,12 @@ async def app(posts_service: FakePostsService) -> AsyncIterator:
         "http://posts", settings, transport=httpx.MockTransport(posts_service.handle)
     )
     async with app.state.database.transaction() as session:
-        await session.execute(text("TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox"))
+        await session.execute(
+            text(
+                "TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox,"
+                " votes.idempotency_keys"
+            )
+        )
     yield app
     await app.state.posts_service.close()
     await app.state.database.dispose()

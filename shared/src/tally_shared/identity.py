@@ -14,6 +14,9 @@ from typing import Any
 import jwt
 
 IDENTITY_HEADER = "X-Tally-Identity"
+# The client's address as the gateway sees it (after its trusted proxies), for the auth
+# service's login throttling; a client's own copy is dropped like every X-Tally-* header.
+CLIENT_ADDRESS_HEADER = "X-Tally-Client-Address"
 # Headers a client might use to claim an identity; the gateway removes all of
 # them, and any X-Tally-* header, before doing anything else.
 CLIENT_IDENTITY_HEADERS = frozenset(

@@ -1,6 +1,6 @@
 """Alembic's env.py, once: every service keeps its version table in its own schema.
 
-Also the DDL of the tables every event-driven service has (outbox, inbox), as
+Also the DDL of the tables every event-driven service has (outbox, inbox, idempotency keys), as
 migration steps, so each service's migration creates them the same way.
 """
 
@@ -67,3 +67,19 @@ def create_inbox_table(schema: str) -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         schema=schema,
     )
+
+
+def create_idempotency_keys_table(schema: str) -> None:
+    """The table of `tally_shared.idempotency.idempotency_keys_table`, as first defined."""
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("caller_id", sa.BigInteger, primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("request_hash", sa.LargeBinary, nullable=False),
+        sa.Column("status_code", sa.SmallInteger, nullable=False),
+        sa.Column("response_body", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        schema=schema,
+    )
+    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"], schema=schema)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.broker import Topology, connect, declare_events_exchange
 from tally_shared.database import AnyRow, Database, database_for
+from tally_shared.expiry import keep_purging
 from tally_shared.observability import (
     EVENTS_PUBLISH_FAILURES,
     EVENTS_PUBLISHED,
@@ -210,8 +211,9 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-def run_relay(settings: ServiceSettings, *, outbox: Table) -> None:
-    """The whole of a service's `python -m <service>.relay` process, until SIGTERM."""
+def run_relay(settings: ServiceSettings, *, outbox: Table, expiring: Sequence[Table] = ()) -> None:
+    """The whole of a service's `python -m <service>.relay` process, until SIGTERM; it also
+    purges the rows of the `expiring` tables whose time is up (see `expiry.py`)."""
     process_name = f"{settings.service_name}-relay"
     configure_logging(process_name, settings.log_level, settings.log_format)
     configure_tracing(f"tally-{process_name}")
@@ -219,7 +221,10 @@ def run_relay(settings: ServiceSettings, *, outbox: Table) -> None:
     async def relay(stop: asyncio.Event) -> None:
         database = database_for(settings, process_name, pool_size=2)
         try:
-            await OutboxRelay(database=database, outbox=outbox, settings=settings).run(stop)
+            await asyncio.gather(
+                OutboxRelay(database=database, outbox=outbox, settings=settings).run(stop),
+                keep_purging(database, expiring, stop),
+            )
         finally:
             await database.dispose()
 

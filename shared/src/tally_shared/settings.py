@@ -56,3 +56,5 @@ class ServiceSettings(TallySettings):
     database_idle_in_transaction_timeout_ms: int = Field(default=10_000, ge=1)
     # Requests one API process serves at once; past it, 503 at once instead of a queue.
     max_requests_in_flight: int = Field(default=256, ge=1)
+    # How long a stored `Idempotency-Key` answer is replayed (see idempotency.py).
+    idempotency_key_lifetime_seconds: int = Field(default=24 * 3600, ge=1)

@@ -1,7 +1,8 @@
 """The auth schema: its own tables only."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, MetaData, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, LargeBinary, MetaData, String, Table, Text, func
 
+from tally_shared.idempotency import idempotency_keys_table
 from tally_shared.outbox import outbox_table
 
 metadata = MetaData(schema="auth")
@@ -18,4 +19,18 @@ users = Table(
 EMAIL_INDEX = "uq_users_email_lower"
 Index(EMAIL_INDEX, func.lower(users.c.email), unique=True)
 
+# One row per failed login and subject (the account, the client address), kept for the
+# throttling window; the subject is a SHA-256, so an email that is not registered is not stored.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("subject", LargeBinary, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_login_failures_subject", login_failures.c.subject, login_failures.c.failed_at)
+Index("ix_login_failures_expires_at", login_failures.c.expires_at)
+
 outbox = outbox_table(metadata)
+idempotency_keys = idempotency_keys_table(metadata)

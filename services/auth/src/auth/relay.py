@@ -1,12 +1,12 @@
 """The auth service's outbox relay process: `python -m auth.relay`."""
 
-from auth.models import outbox
+from auth.models import idempotency_keys, login_failures, outbox
 from auth.settings import AuthSettings
 from tally_shared.relay import run_relay
 
 
 def main() -> None:
-    run_relay(AuthSettings(), outbox=outbox)
+    run_relay(AuthSettings(), outbox=outbox, expiring=[idempotency_keys, login_failures])
 
 
 if __name__ == "__main__":

@@ -3,14 +3,18 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.keys import KeyRing
+from auth.models import idempotency_keys
 from auth.schemas import JWKS, LoginForm, Token, UserCreate, UserRead
-from auth.service import AuthService
+from auth.service import AuthService, InvalidCredentialsError
 from tally_shared.database import AnyRow
+from tally_shared.errors import error_response
 from tally_shared.http import current_caller, session_dependency
-from tally_shared.identity import Caller
+from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
+from tally_shared.identity import CLIENT_ADDRESS_HEADER, Caller
 from tally_shared.inputs import IdInPath
 from tally_shared.openapi import error_responses
 
@@ -19,6 +23,7 @@ router = APIRouter()
 SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 UserId = IdInPath
+Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
 
 
 async def get_service(request: Request) -> AuthService:
@@ -27,6 +32,14 @@ async def get_service(request: Request) -> AuthService:
 
 
 ServiceDep = Annotated[AuthService, Depends(get_service)]
+
+
+async def client_address(request: Request) -> str:
+    """The client's address as the gateway saw it; the peer's own when called without the gateway."""
+    return request.headers.get(CLIENT_ADDRESS_HEADER) or (request.client.host if request.client else "unknown")
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 @router.post(
@@ -45,11 +58,28 @@ async def create_user(user: UserCreate, session: SessionDep, service: ServiceDep
     "/login",
     response_model=Token,
     tags=["Authentication"],
-    responses=error_responses(403, descriptions={403: "Invalid Credentials: a wrong email or password"}),
+    responses=error_responses(
+        403,
+        429,
+        descriptions={
+            403: "Invalid Credentials: a wrong email or password (the same answer for an unknown email)",
+            429: "Too many failed logins for this account or from this address lately: "
+            "retry after `Retry-After` seconds",
+        },
+    ),
 )
-async def login(form: Annotated[LoginForm, Depends()], session: SessionDep, service: ServiceDep) -> Token:
-    """Exchange an email (the `username` field) and password for a bearer token."""
-    return Token(access_token=await service.login(session, email=form.username, password=form.password))
+async def login(
+    form: Annotated[LoginForm, Depends()], session: SessionDep, service: ServiceDep, address: ClientAddress
+) -> Token | JSONResponse:
+    """Exchange an email (the `username` field) and password for a bearer token.
+
+    Failed logins are throttled per account and per client address (429 with `Retry-After`),
+    the same whether or not the account exists."""
+    token = await service.login(session, email=form.username, password=form.password, client_address=address)
+    if token is None:
+        # Answered, not raised: raising would roll back the failure just counted.
+        return error_response(InvalidCredentialsError())
+    return Token(access_token=token)
 
 
 @router.get("/users/me", response_model=UserRead, tags=["Users"], responses=error_responses(404))
@@ -64,12 +94,20 @@ async def read_me(caller: CurrentCaller, session: SessionDep, service: ServiceDe
     response_class=Response,
     tags=["Users"],
     responses=error_responses(404),
+    openapi_extra=idempotency_openapi(status.HTTP_204_NO_CONTENT),
 )
-async def delete_me(caller: CurrentCaller, session: SessionDep, service: ServiceDep) -> Response:
+async def delete_me(
+    caller: CurrentCaller, session: SessionDep, service: ServiceDep, idempotency: Idempotency
+) -> Response:
     """Delete the caller's account. Their posts and votes disappear everywhere, the counts
-    of the posts they voted on drop, and their tokens stop working, within the event lag."""
-    await service.delete_user(session, caller.user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    of the posts they voted on drop, and their tokens stop working, within the event lag.
+
+    A retry with the same `Idempotency-Key` replays the 204 while the token still reaches
+    this service; once the gateway has revoked the deleted user's tokens (within about a
+    second), it answers 401 instead: the account is gone either way."""
+    return await idempotency.respond(
+        lambda: service.delete_user(session, caller.user_id), status_code=status.HTTP_204_NO_CONTENT
+    )
 
 
 @router.get("/users/{id}", response_model=UserRead, tags=["Users"], responses=error_responses(404))

@@ -1,5 +1,6 @@
 """The auth service's rules: registration, login, tokens."""
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,15 @@ class UserNotFoundError(NotFoundError):
     detail = "User not found"
 
 
+class LoginThrottledError(DomainError):
+    status_code = 429
+    detail = "Too many failed logins; try again later"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.headers = {"Retry-After": str(retry_after_seconds)}
+
+
 class AuthService:
     def __init__(self, settings: AuthSettings, keyring: KeyRing, hasher: PasswordHasher | None = None) -> None:
         self._settings = settings
@@ -54,16 +64,54 @@ class AuthService:
         )
         return user
 
-    async def login(self, session: AsyncSession, *, email: str, password: str) -> str:
+    async def login(self, session: AsyncSession, *, email: str, password: str, client_address: str) -> str | None:
+        """A token, or None for a wrong email or password: that failure is counted in `session`,
+        so the caller must let it commit (answer, not raise). LoginThrottledError (429) when the
+        account or the address has failed too often lately (docs/login-throttling.md).
+
+        An unknown email is counted and throttled exactly like a registered one, and costs the
+        same password hash, so neither the answer nor its timing tells them apart.
+        """
+        account, address = await repository.login_subjects(session, email=email, client_address=client_address)
+        # One attempt at a time per account: parallel guesses would all pass the count below.
+        if not await repository.try_lock_login(session, account):
+            raise LoginThrottledError(1)
+        await self._refuse_if_throttled(session, account=account, address=address)
         user = await repository.user_by_email(session, email)
         if user is None:
             await self._verify(self._dummy_hash, password)
-            raise InvalidCredentialsError()
-        if not await self._verify(user.password_hash, password):
-            raise InvalidCredentialsError()
+        if user is None or not await self._verify(user.password_hash, password):
+            await repository.add_login_failure(session, [account, address], self._login_window)
+            return None
+        await repository.forget_login_failures(session, account)
         if self._hasher.check_needs_rehash(user.password_hash):
             await repository.set_password_hash(session, user.id, await self._hash(password))
         return self.issue_token(user_id=user.id, email=user.email)
+
+    @property
+    def _login_window(self) -> timedelta:
+        return timedelta(seconds=self._settings.login_window_seconds)
+
+    async def _refuse_if_throttled(self, session: AsyncSession, *, account: bytes, address: bytes) -> None:
+        allowance = {
+            account: self._settings.login_failures_per_account,
+            address: self._settings.login_failures_per_address,
+        }
+        wait = 0.0
+        for subject, failures, seconds_since_last in await repository.recent_failures(
+            session, list(allowance), self._login_window
+        ):
+            if failures >= allowance[subject]:
+                wait = max(wait, self.backoff_seconds(failures - allowance[subject]) - float(seconds_since_last))
+        if wait > 0:
+            raise LoginThrottledError(math.ceil(wait))
+
+    def backoff_seconds(self, failures_past_allowance: int) -> float:
+        """How long after its latest failure a subject waits: doubling from the base with each
+        failure past its allowance, and never longer than the window, so that no one is
+        refused for longer than the window after the last failed attempt."""
+        doublings = min(failures_past_allowance, 64)  # past 2**64 any base is beyond any window
+        return float(min(self._settings.login_window_seconds, self._settings.login_backoff_base_seconds * 2**doublings))
 
     async def get_user(self, session: AsyncSession, user_id: int) -> AnyRow:
         user = await repository.user_by_id(session, user_id)

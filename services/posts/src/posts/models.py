@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from tally_shared.consumer import inbox_table
+from tally_shared.idempotency import idempotency_keys_table
 from tally_shared.outbox import outbox_table
 
 metadata = MetaData(schema="posts")
@@ -57,3 +58,4 @@ Index("ix_posts_owner_id", posts.c.owner_id)
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+idempotency_keys = idempotency_keys_table(metadata)

@@ -1,12 +1,12 @@
 """The posts service's outbox relay process: `python -m posts.relay`."""
 
-from posts.models import outbox
+from posts.models import idempotency_keys, outbox
 from posts.settings import PostsSettings
 from tally_shared.relay import run_relay
 
 
 def main() -> None:
-    run_relay(PostsSettings(), outbox=outbox)
+    run_relay(PostsSettings(), outbox=outbox, expiring=[idempotency_keys])
 
 
 if __name__ == "__main__":

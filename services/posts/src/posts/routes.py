@@ -6,10 +6,12 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
+from posts.models import idempotency_keys
 from posts.repository import FeedOrder
 from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes, TitleSearch
 from tally_shared.database import AnyRow
 from tally_shared.http import calling_service, current_caller, session_dependency
+from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
 from tally_shared.identity import Caller
 from tally_shared.inputs import IdInPath
 from tally_shared.openapi import error_responses
@@ -23,6 +25,7 @@ NOT_THE_OWNER = {403: "The post is not the caller's"}
 SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 PostId = IdInPath
+Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
 
 
 @router.get("/posts", response_model=list[PostWithVotes])
@@ -44,20 +47,32 @@ async def get_post(id: PostId, caller: CurrentCaller, session: SessionDep) -> di
     return await service.get(session, caller, id)
 
 
-@router.post("/posts", status_code=status.HTTP_201_CREATED, response_model=PostRead)
-async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
+@router.post(
+    "/posts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostRead,
+    openapi_extra=idempotency_openapi(status.HTTP_201_CREATED),
+)
+async def create_post(post: PostIn, caller: CurrentCaller, session: SessionDep, idempotency: Idempotency) -> Response:
     """Create a post owned by the caller."""
-    return await service.create(session, caller, post)
+    return await idempotency.respond(
+        lambda: service.create(session, caller, post), status_code=status.HTTP_201_CREATED, model=PostRead
+    )
 
 
 @router.put(
     "/posts/{id}",
     response_model=PostRead,
     responses=error_responses(403, 404, descriptions={**NOT_THE_OWNER, **POST_NOT_FOUND}),
+    openapi_extra=idempotency_openapi(status.HTTP_200_OK),
 )
-async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
+async def replace_post(
+    id: PostId, post: PostIn, caller: CurrentCaller, session: SessionDep, idempotency: Idempotency
+) -> Response:
     """Replace one of the caller's posts."""
-    return await service.replace(session, caller, id, post)
+    return await idempotency.respond(
+        lambda: service.replace(session, caller, id, post), status_code=status.HTTP_200_OK, model=PostRead
+    )
 
 
 @router.delete(
@@ -65,11 +80,13 @@ async def replace_post(id: PostId, post: PostIn, caller: CurrentCaller, session:
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=error_responses(403, 404, descriptions={**NOT_THE_OWNER, **POST_NOT_FOUND}),
+    openapi_extra=idempotency_openapi(status.HTTP_204_NO_CONTENT),
 )
-async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep) -> Response:
+async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep, idempotency: Idempotency) -> Response:
     """Delete one of the caller's posts, and with it its votes."""
-    await service.delete(session, caller, id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await idempotency.respond(
+        lambda: service.delete(session, caller, id), status_code=status.HTTP_204_NO_CONTENT
+    )
 
 
 @internal_router.get("/posts/{id}", response_model=PostReplica)

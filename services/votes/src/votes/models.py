@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 
 from tally_shared.consumer import inbox_table
+from tally_shared.idempotency import idempotency_keys_table
 from tally_shared.outbox import outbox_table
 
 metadata = MetaData(schema="votes")
@@ -59,3 +60,4 @@ deleted_users = Table(
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+idempotency_keys = idempotency_keys_table(metadata)

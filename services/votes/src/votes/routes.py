@@ -2,14 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally_shared.http import calling_service, current_caller, session_dependency
+from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
 from tally_shared.identity import Caller
 from tally_shared.internal_client import InternalClient
 from tally_shared.openapi import error_responses
 from votes import service
+from votes.models import idempotency_keys
 from votes.schemas import TalliesRequest, TalliesResponse, VoteIn, VoteResult
 
 router = APIRouter(tags=["Votes"])
@@ -17,6 +19,7 @@ internal_router = APIRouter(prefix="/internal", include_in_schema=False, depende
 
 SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
 
 
 async def posts_service(request: Request) -> InternalClient:
@@ -36,16 +39,22 @@ async def posts_service(request: Request) -> InternalClient:
             409: "The caller already voted on this post",
         },
     ),
+    openapi_extra=idempotency_openapi(status.HTTP_201_CREATED),
 )
 async def vote(
     body: VoteIn,
     caller: CurrentCaller,
     session: SessionDep,
     posts: Annotated[InternalClient, Depends(posts_service)],
-) -> VoteResult:
+    idempotency: Idempotency,
+) -> Response:
     """Add (`dir: 1`) or remove (`dir: 0`) the caller's vote on a post."""
-    message = await service.vote(session, caller, post_id=body.post_id, direction=body.dir, posts_service=posts)
-    return VoteResult(message=message)
+
+    async def cast_or_retract() -> VoteResult:
+        message = await service.vote(session, caller, post_id=body.post_id, direction=body.dir, posts_service=posts)
+        return VoteResult(message=message)
+
+    return await idempotency.respond(cast_or_retract, status_code=status.HTTP_201_CREATED, model=VoteResult)
 
 
 @internal_router.post("/tallies", response_model=TalliesResponse)
