@@ -15,9 +15,10 @@ async def test_every_route_declares_its_errors_with_the_error_body(client):
     document = (await client.get("/openapi.json")).json()
     paths = document["paths"]
 
-    assert set(paths["/posts/{id}"]["put"]["responses"]) == {"200", "400", "401", "403", "404", "422", "503"}
+    # 409: a request with the same Idempotency-Key is still in flight.
+    assert set(paths["/posts/{id}"]["put"]["responses"]) == {"200", "400", "401", "403", "404", "409", "422", "503"}
     assert set(paths["/posts/{id}"]["get"]["responses"]) == {"200", "401", "404", "422", "503"}
-    assert set(paths["/posts"]["post"]["responses"]) == {"201", "400", "401", "422", "503"}
+    assert set(paths["/posts"]["post"]["responses"]) == {"201", "400", "401", "409", "422", "503"}
     not_found = paths["/posts/{id}"]["delete"]["responses"]["404"]
     assert not_found["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
     assert "Retry-After" in paths["/posts"]["get"]["responses"]["503"]["headers"]
