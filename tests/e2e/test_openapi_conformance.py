@@ -7,6 +7,7 @@ its schema, a schema-valid request refused or an invalid one accepted, a 405 wit
 a 500. The number of examples is bounded so the run takes a few minutes on 2 shared cores.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ def test_every_answer_is_the_one_the_openapi_document_declares(stack, gateway, t
         ],
         # Its caches (.schemathesis, .hypothesis) go there, not into the work tree.
         cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(Path(__file__).parent)},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_SECONDS,

@@ -55,7 +55,8 @@ async def test_the_same_key_with_another_body_is_422(client, app, settings):
     response = await client.post("/posts", json={**POST, "title": "Another"}, headers=as_user(settings, 1, "k-1"))
 
     assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["detail"]
+    assert response.json()["detail"][0]["type"] == "idempotency_key_reused"
+    assert response.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     assert await post_count(app) == 1
 
 

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
@@ -45,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.errors import ConflictError, DomainError
+from tally_shared.errors import ConflictError
 from tally_shared.http import current_caller, session_dependency
 from tally_shared.identity import Caller
 
@@ -82,9 +83,19 @@ class KeyInFlightError(ConflictError):
     headers = {"Retry-After": "1"}
 
 
-class KeyReusedError(DomainError):
-    status_code = 422
-    detail = "This Idempotency-Key was already used for a different request"
+def key_reused_error(key: str) -> RequestValidationError:
+    """The 422 of a key reused for another request, in the shape of every other 422 (FastAPI's
+    list of field errors, here on the header), so the one declared schema describes them all."""
+    return RequestValidationError(
+        [
+            {
+                "type": "idempotency_key_reused",
+                "loc": ("header", IDEMPOTENCY_KEY_HEADER),
+                "msg": "This Idempotency-Key was already used for a different request",
+                "input": key,
+            }
+        ]
+    )
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
@@ -124,7 +135,7 @@ class IdempotentWrite:
         stored = await self._stored_answer()
         if stored is not None:
             if stored.request_hash != self.fingerprint:
-                raise KeyReusedError()
+                raise key_reused_error(self.key)
             return _response(stored.status_code, stored.response_body, headers={REPLAYED_HEADER: "true"})
         body = _render(await write(), model)
         await self._store(status_code, body)
@@ -237,7 +248,8 @@ def idempotency_openapi(success_status: int) -> dict[str, Any]:
             },
             "422": {
                 "description": "Validation Error; or the `Idempotency-Key` was already used for a "
-                'different request (another method, path or body), answered as `{"detail": "..."}`'
+                "different request (another method, path or body): an error of type "
+                "`idempotency_key_reused` on the header"
             },
         }
     }
