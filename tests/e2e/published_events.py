@@ -83,7 +83,9 @@ class PublishedEvents:
         async with await aio_pika.connect(AMQP_URL) as connection:
             channel = await connection.channel()
             exchange = await declare_events_exchange(channel, self._topology)
-            queue = await channel.declare_queue(self._queue, durable=True, arguments={"x-queue-type": "quorum"})
+            # A plain classic queue, not a quorum one like the services': the broker is not restarted
+            # under a test, and the copy must cost the load tests as little as possible.
+            queue = await channel.declare_queue(self._queue, durable=False)
             await queue.bind(exchange, routing_key="#")
 
     async def _wait_for_consumers(self, services: list[str], timeout: float) -> None:
