@@ -54,6 +54,8 @@ posts = Table(
 Index("ix_posts_new", posts.c.created_at.desc(), posts.c.id.desc())
 Index("ix_posts_top", posts.c.votes.desc(), posts.c.created_at.desc(), posts.c.id.desc())
 Index("ix_posts_owner_id", posts.c.owner_id)
+# `search` (a case-insensitive substring of the title): pg_trgm, in the schema `extensions`.
+Index("ix_posts_title_trgm", posts.c.title, postgresql_using="gin", postgresql_ops={"title": "extensions.gin_trgm_ops"})
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
