@@ -24,7 +24,7 @@ async def settings() -> AsyncIterator[PostsSettings]:
 async def app(settings: PostsSettings) -> AsyncIterator:
     app = create_app(settings)
     async with app.state.database.transaction() as session:
-        await session.execute(text("TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox"))
+        await session.execute(text("TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox, posts.count_changes"))
     yield app
     await app.state.database.dispose()
 
