@@ -17,6 +17,11 @@ internal_router = APIRouter(prefix="/internal", include_in_schema=False, depende
 SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 PostId = Annotated[int, Path(gt=0, le=2**63 - 1)]
+_ERROR_BODY = {
+    "application/json": {
+        "schema": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+    }
+}
 
 
 @router.get(
@@ -31,8 +36,11 @@ PostId = Annotated[int, Path(gt=0, le=2**63 - 1)]
                 }
             }
         },
-        400: {"description": "A cursor that is not one this API gave, or given with another `order` or a `skip`"},
-        410: {"description": "An `order=top` cursor older than an hour: start the walk again"},
+        400: {
+            "description": "A cursor that is not one this API gave, or given with another `order` or a `skip`",
+            "content": _ERROR_BODY,
+        },
+        410: {"description": "An `order=top` cursor older than an hour: start the walk again", "content": _ERROR_BODY},
     },
 )
 async def list_posts(
