@@ -309,6 +309,11 @@ async def test_a_cursor_given_with_another_order_or_a_skip_or_made_up_is_400(cli
         {"cursor": cursor_of(link), "skip": 2},
         {"cursor": "not-a-cursor"},
         {"cursor": base64.urlsafe_b64encode(b'{"order": "top", "votes": 1}').decode()},
+        {
+            "cursor": base64.urlsafe_b64encode(
+                b'{"order": "new", "created_at": "2026-01-01T00:00Z", "id": 123456789012345678901234567890}'
+            ).decode()
+        },
     ):
         response = await client.get("/posts", params=params, headers=author)
         assert response.status_code == 400, (params, response.text)

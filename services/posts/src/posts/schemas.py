@@ -10,6 +10,8 @@ from tally_shared.text import RefuseNul
 # Not blank: at least one character that is not whitespace.
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S"), RefuseNul]
 Content = Annotated[str, StringConstraints(max_length=20_000), RefuseNul]
+# What PostgreSQL's bigint holds: a cursor made up by hand must not overflow a query parameter.
+BigInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 # `search` of GET /posts: a substring of a title, so no longer than a title.
 TitleSearch = Annotated[str, StringConstraints(max_length=300), RefuseNul]
 
@@ -62,7 +64,7 @@ class NewCursor(BaseModel):
 
     order: Literal["new"]
     created_at: AwareDatetime
-    id: int
+    id: BigInt
 
 
 class TopCursor(BaseModel):
@@ -70,9 +72,9 @@ class TopCursor(BaseModel):
     PostgreSQL snapshot (`xmin:xmax:xip,...`) the walk's first page was read in."""
 
     order: Literal["top"]
-    votes: int
+    votes: BigInt
     created_at: AwareDatetime
-    id: int
+    id: BigInt
     snapshot: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}:[0-9]{1,20}:([0-9]{1,20}(,[0-9]{1,20})*)?$")]
     started_at: AwareDatetime
 
