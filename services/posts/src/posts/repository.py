@@ -344,10 +344,10 @@ async def reset_counts(session: AsyncSession, truths: Sequence[tuple[int, int, i
     return [row for row in result.all() if row.old_votes != row.new_votes]
 
 
-async def prune_count_changes(session: AsyncSession, *, older_than: timedelta, batch: int = 1000) -> int:
+async def prune_count_changes(session: AsyncSession, *, older_than: timedelta, batch: int = 1000) -> None:
     """Deletes up to `batch` journaled count changes older than `older_than`. Rows another
     worker is pruning at the same moment are skipped, not waited for."""
-    result = await session.execute(
+    await session.execute(
         text(
             "DELETE FROM posts.count_changes WHERE ctid = ANY(ARRAY("
             " SELECT ctid FROM posts.count_changes WHERE applied_at < now() - CAST(:older_than AS interval)"
@@ -355,4 +355,3 @@ async def prune_count_changes(session: AsyncSession, *, older_than: timedelta, b
         ),
         {"older_than": older_than, "batch": batch},
     )
-    return result.rowcount
