@@ -4,8 +4,9 @@
    1,000 users, 100,000 posts and 1,000,000 Zipf-skewed votes with COPY.
 2. Starts every process of the Procfile on free ports (namespace `tally-bench`),
    with the database driver of BENCH_DATABASE_DRIVER.
-3. Logs every user in, then runs wrk through the gateway: the feeds, search, a
-   post by id, POST /vote (with the CPU each process used per request), every
+3. Logs every user in, then runs wrk through the gateway: the feeds, search for
+   a common word and for a word in no title, a post by id, a page 10,000 posts
+   deep by cursor in each order, POST /vote (with the CPU each process used per request), every
    user voting on one hot post; measures the vote propagation lag at half the
    new votes/s POST /vote reached, at a steady 200 and 50 votes/s, and under full
    wrk vote load, sampling the event backlog meanwhile; then an open-loop stream
@@ -15,6 +16,8 @@
 4. Stops the stack and measures the yardstick: a trivial FastAPI app on one
    uvicorn process, under the wrk load of the reads. The targets are ratios to it.
 5. Reloads 10,000 votes instead, restarts the stack and repeats the feeds.
+   Then (unless BENCH_LARGE_POSTS=0) reloads ten times the data, 1,000,000 posts
+   and 10,000,000 votes, and repeats every read: do they stay flat as it grows?
 6. Stops everything (also on Ctrl-C or failure), deletes its broker queues and
    prints a summary with the targets beside the figures. It asserts nothing,
    but says loudly when a process was not ready, a request got no answer, a 5xx
@@ -35,6 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg2
 from sqlalchemy.engine import make_url
 
@@ -42,14 +46,18 @@ from bench import lag, overload, wrk
 from bench.accounts import log_in
 from bench.config import CONSUMERS, DATABASE, EVENT_NAMESPACE, ROOT, BenchConfig
 from bench.cpu import CpuSnapshot, CpuUse
-from bench.dataset import SEARCH_WORDS, Dataset, VoteSpread, load, load_posts_and_votes
+from bench.dataset import RARE_WORDS, SEARCH_WORDS, Dataset, VoteSpread, load, load_posts_and_votes
 from bench.profile import Profile, py_spy, start_recording
 from bench.report import (
+    DEEP_NEW,
+    DEEP_TOP,
     FEED_NEW,
     FEED_TOP,
     HOT_POST,
     LAG_TARGET_SHARE_OF_CAPACITY,
     POST_BY_ID,
+    SEARCH_COMMON,
+    SEARCH_RARE,
     TARGET_LAG_LABEL,
     TRIVIAL,
     Machine,
@@ -97,11 +105,8 @@ def read_scenarios(config: BenchConfig) -> list[Scenario]:
     return [
         Scenario(FEED_NEW, "read.lua", ("/posts?limit=10",)),
         Scenario(FEED_TOP, "read.lua", ("/posts?limit=10&order=top",)),
-        Scenario(
-            "GET /posts?limit=10&search=<word>",
-            "read.lua",
-            ("/posts?limit=10&search={word}", "1", ",".join(SEARCH_WORDS)),
-        ),
+        Scenario(SEARCH_COMMON, "read.lua", ("/posts?limit=10&search={word}", "1", ",".join(SEARCH_WORDS))),
+        Scenario(SEARCH_RARE, "read.lua", ("/posts?limit=10&search={word}", "1", ",".join(RARE_WORDS))),
         Scenario(POST_BY_ID, "read.lua", ("/posts/{id}", str(config.posts))),
     ]
 
@@ -172,6 +177,28 @@ class Bench:
             self.check_answers(label, result.statuses, result.socket_errors, "wrk socket errors")
             self.check_ready(label)
         return result
+
+    def cursor_scenarios(self) -> list[Scenario]:
+        """A page `cursor_depth` posts deep in each order, by the cursor a walk there is given."""
+        return [
+            Scenario(DEEP_NEW, "read.lua", (self.deep_page("new"),)),
+            Scenario(DEEP_TOP, "read.lua", (self.deep_page("top"),)),
+        ]
+
+    def deep_page(self, order: str) -> str:
+        """The path of the page of 10 `cursor_depth` posts deep, walked to by the Link headers, 100 at a time."""
+        page_size = 100
+        token = next(iter(self.tokens.values()))
+        path = f"/posts?limit={page_size}&order={order}"
+        with httpx.Client(
+            base_url=self.stack.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as client:
+            for _ in range(self.config.cursor_depth // page_size):
+                response = client.get(path)
+                response.raise_for_status()
+                link = response.headers["link"]
+                path = link[1 : link.index(">")]
+        return str(httpx.URL(path).copy_set_param("limit", 10))
 
     def write_hot_tokens(self) -> None:
         """Every user's token with their first vote on the hot post: a retraction if they have voted on it."""
@@ -249,7 +276,7 @@ class Bench:
         self.check_ready("the logins")
 
         step(f"reads at {config.votes:,} votes")
-        for scenario in read_scenarios(config):
+        for scenario in read_scenarios(config) + self.cursor_scenarios():
             results.reads[scenario.name] = self.measure(scenario, scenario.name)
         if config.profile:
             self.profile(read_scenarios(config)[0])
@@ -277,6 +304,28 @@ class Bench:
         for scenario in read_scenarios(config)[:2]:
             label = f"{scenario.name} at {config.small_votes:,} votes"
             results.small_reads[scenario.name] = self.measure(scenario, label)
+        if config.large_posts:
+            self.measure_large()
+
+    def measure_large(self) -> None:
+        """The reads again, at ten times the posts and votes: do they stay flat as the data grows?"""
+        large, results = self.config.large(), self.results
+        self.stack.stop()
+        dataset = Dataset(large)
+        results.large_dataset = (
+            f"{large.users:,} users, {large.posts:,} posts, {VoteSpread.of(dataset.vote_counts(large.votes))}"
+        )
+        step(f"reloading with {large.posts:,} posts and {large.votes:,} votes instead (stack stopped)")
+        asyncio.run(delete_namespace(EVENT_NAMESPACE, CONSUMERS))
+        started = time.perf_counter()
+        load_posts_and_votes(dataset, large.votes, replace=True)
+        results.large_load_seconds = time.perf_counter() - started
+        print(f"reloaded in {results.large_load_seconds:.1f} s: {results.large_dataset}", flush=True)
+        self.start_stack()
+        step(f"reads at {large.posts:,} posts and {large.votes:,} votes")
+        for scenario in read_scenarios(large) + self.cursor_scenarios():
+            label = f"{scenario.name} at {large.posts:,} posts"
+            results.large_reads[scenario.name] = self.measure(scenario, label)
 
     def start_stack(self) -> None:
         step("starting the stack")

@@ -37,6 +37,12 @@ class BenchConfig:
     votes: int = 1_000_000
     # The dataset the feed reads are repeated on, to see whether the number of votes matters.
     small_votes: int = 10_000
+    # The second size the reads are measured at, to see whether they stay flat as the data grows
+    # (ten times the posts and the votes); BENCH_LARGE_POSTS=0 skips it.
+    large_posts: int = 1_000_000
+    large_votes: int = 10_000_000
+    # How deep the page read by cursor is, in posts.
+    cursor_depth: int = 10_000
     # Users whose tokens the load uses at random. Every user of the dataset is logged in through
     # POST /login, for the votes on one hot post (each user in turn); the other scenarios use these.
     logged_in_users: int = 200
@@ -70,6 +76,9 @@ class BenchConfig:
     def __post_init__(self) -> None:
         if self.database_driver not in SERVICE_URL_SCHEMES:
             raise ValueError(f"BENCH_DATABASE_DRIVER={self.database_driver!r}: one of {', '.join(SERVICE_URL_SCHEMES)}")
+        # The page read by cursor must exist at both sizes.
+        if self.posts <= self.cursor_depth or 0 < self.large_posts <= self.cursor_depth:
+            raise ValueError(f"BENCH_CURSOR_DEPTH={self.cursor_depth} must be below BENCH_POSTS and BENCH_LARGE_POSTS")
         # Each user has at most one vote on the hot post in flight: the users must outnumber the connections.
         if self.hot_connections >= self.users:
             raise ValueError(f"BENCH_HOT_CONNECTIONS={self.hot_connections} must be below BENCH_USERS={self.users}")
@@ -96,6 +105,10 @@ class BenchConfig:
     def hot_post_id(self) -> int:
         """The post every user votes on in the hot-post scenario, and nothing else touches: the last one."""
         return self.posts
+
+    def large(self) -> "BenchConfig":
+        """The same, at the second size."""
+        return dataclasses.replace(self, posts=self.large_posts, votes=self.large_votes)
 
     def service_database_url(self, component: str) -> str:
         """`component`'s URL as the stack's processes get it, for the driver of BENCH_DATABASE_DRIVER."""

@@ -40,6 +40,9 @@ VOCABULARY = (  # noqa: SIM905 (a paragraph reads better than a hundred quoted w
     "review update release launch meetup workshop podcast video photo poster map ticket"
 ).split()
 SEARCH_WORDS = ("python", "garden", "coffee", "music", "rocket", "cheese", "storm", "chess")
+# Words in no title (none is in the vocabulary): a search for one finds nothing, the worst case
+# for a scan, which reads every post.
+RARE_WORDS = ("xylophone", "zeppelin", "quokka", "fjord", "walrus", "kazoo", "yodel", "jigsaw")
 COPY_CHUNK_ROWS = 50_000
 
 
@@ -245,7 +248,7 @@ def load_posts_and_votes(dataset: Dataset, total_votes: int, *, replace: bool = 
 
     with contextlib.closing(psycopg2.connect(_dsn("posts"))) as connection, connection.cursor() as cursor:
         if replace:
-            cursor.execute("TRUNCATE posts.posts, posts.outbox, posts.inbox")
+            cursor.execute("TRUNCATE posts.posts, posts.outbox, posts.inbox, posts.count_changes")
         rows = (
             f"{i + 1}\t{owner}\t{title}\t{content}\tt\t{created_at}\t1\t{counts[i]}\n"
             for i, (owner, title, content, created_at) in enumerate(dataset.posts)

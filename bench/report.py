@@ -12,6 +12,10 @@ from bench.wrk import WrkResult
 
 FEED_NEW = "GET /posts?limit=10"
 FEED_TOP = "GET /posts?limit=10&order=top"
+SEARCH_COMMON = "GET /posts?limit=10&search=<common word>"
+SEARCH_RARE = "GET /posts?limit=10&search=<word in no title>"
+DEEP_NEW = "GET /posts?limit=10&cursor=<deep>"
+DEEP_TOP = "GET /posts?limit=10&order=top&cursor=<deep>"
 POST_BY_ID = "GET /posts/{random id}"
 TRIVIAL = "trivial app: GET /hello"
 HOT_POST = "POST /vote on one hot post"
@@ -27,6 +31,12 @@ LAG_TARGET_SHARE_OF_CAPACITY = 0.5
 TARGET_LAG_LABEL = "half the vote capacity"
 STEADY_LAG_MAX_P99_MS = 150
 SMALL_DATASET_MAX_SPEEDUP = 1.10
+# Reads that stay flat as the data grows (issue 12): each read at the large size against the
+# base size, a rare-word search against the plain feed, a deep page by cursor against the first.
+SCALED_READS = (FEED_NEW, FEED_TOP, SEARCH_RARE, SEARCH_COMMON, POST_BY_ID, DEEP_NEW, DEEP_TOP)
+LARGE_MIN_RATIO = 0.90
+# (read, what it is compared with, minimum ratio), at each size.
+READ_PAIRS = ((SEARCH_RARE, FEED_NEW, 0.80), (DEEP_NEW, FEED_NEW, 0.90), (DEEP_TOP, FEED_TOP, 0.90))
 
 
 def _first_line_with(path: str, key: str) -> str:
@@ -88,6 +98,9 @@ class Results:
     trivial: WrkResult | None = None
     reads: dict[str, WrkResult] = field(default_factory=dict)
     small_reads: dict[str, WrkResult] = field(default_factory=dict)
+    large_dataset: str = ""
+    large_load_seconds: float = 0.0
+    large_reads: dict[str, WrkResult] = field(default_factory=dict)
     votes: WrkResult | None = None
     hot_post: WrkResult | None = None
     # The hot post's count in the posts service once its events were applied, and its votes.
@@ -262,6 +275,55 @@ def _lag_rows(results: Results) -> list[list[str]]:
     return rows
 
 
+def _two_sizes(results: Results) -> list[str]:
+    """The reads at both sizes, their ratio, and the pairs of reads the issue compares, at each size."""
+    config = results.config
+    base, large = f"{config.posts:,}", f"{config.large_posts:,}"
+    rows = []
+    for name in SCALED_READS:
+        small, big = results.reads.get(name), results.large_reads.get(name)
+        if small is None or big is None:
+            continue
+        ratio = big.rps / small.rps
+        errors = small.non_2xx + small.socket_errors + big.non_2xx + big.socket_errors
+        rows.append(
+            [
+                name,
+                f"{small.rps:,.0f}",
+                f"{big.rps:,.0f}",
+                f"{ratio:.2f}x",
+                f"{big.p99_ms:.1f}",
+                str(errors),
+                f">= {LARGE_MIN_RATIO:.2f}x",
+                _verdict(ratio >= LARGE_MIN_RATIO),
+            ]
+        )
+    if not rows:
+        return []
+    header = ["read", f"req/s at {base} posts", f"req/s at {large} posts", "ratio", "p99 ms", "errors", "target", ""]
+    out = [f"reads at two sizes: {results.dataset}; then {results.large_dataset}", _table(header, rows)]
+    pair_rows = []
+    for name, reference, minimum in READ_PAIRS:
+        for size, reads in ((base, results.reads), (large, results.large_reads)):
+            if name in reads and reference in reads:
+                ratio = reads[name].rps / reads[reference].rps
+                pair_rows.append(
+                    [
+                        f"{name} / {reference}",
+                        f"{size} posts",
+                        f"{ratio:.2f}x",
+                        f">= {minimum:.2f}x",
+                        _verdict(ratio >= minimum),
+                    ]
+                )
+    out.append(_table(["pair", "at", "ratio", "target", ""], pair_rows))
+    out.append(
+        f"<deep>: the cursor of the page {config.cursor_depth:,} posts deep; "
+        f"the large dataset loaded in {results.large_load_seconds:.1f} s"
+    )
+    return out
+
+
 def summary(results: Results) -> str:
     config = results.config
     out = ["", "=" * 100, "SUMMARY", "=" * 100, str(results.machine)]
@@ -319,7 +381,9 @@ def summary(results: Results) -> str:
             f"{max(backlog.queue, default=0):,}, at the end {backlog.queue_at_end:,}; drained {drained} after the load"
         )
 
-    out.append("")
+    two_sizes = _two_sizes(results)
+    if two_sizes:
+        out += [*two_sizes, ""]
     if results.alarms:
         out.append(f"!!! {len(results.alarms)} alarm(s) on the way:")
         out += [f"!!! {line}" for line in results.alarms]

@@ -76,6 +76,23 @@ async def test_only_safe_response_headers_come_back(settings, services: FakeServ
     assert "x-internal" not in response.headers
 
 
+async def test_a_next_page_link_comes_back_only_as_a_path(settings, services: FakeServices, bearer):
+    next_page = '</posts?limit=2&cursor=abc>; rel="next"'
+    links = iter([next_page, '<http://posts.internal:8002/posts?cursor=abc>; rel="next"'])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/jwks.json":
+            return services.handle(request)
+        return httpx.Response(200, json=[], headers={"link": next(links)})
+
+    async with gateway_client(settings, handler) as client:
+        relative = await client.get("/posts", headers=bearer)
+        absolute = await client.get("/posts", headers=bearer)
+
+    assert relative.headers["link"] == next_page
+    assert "link" not in absolute.headers
+
+
 async def test_an_absolute_location_never_leaks(settings, services: FakeServices, bearer):
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/.well-known/jwks.json":

@@ -223,6 +223,9 @@ def test_custom_resources_have_what_their_operators_need(objects: list[dict], ov
         assert f"'{service}'" in sql
     assert "CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I" in sql
     assert "REVOKE ALL ON SCHEMA public FROM PUBLIC" in sql
+    # The posts migrations index titles with pg_trgm, which no service role may create.
+    assert "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA extensions" in sql
+    assert "GRANT USAGE ON SCHEMA extensions TO tally_posts" in sql
 
 
 def test_the_data_schemas_accept_nothing_unknown() -> None:

@@ -149,7 +149,7 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate", REPLAYED_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate", REPLAYED_HEADER, "Link"],
         )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StripClientIdentityMiddleware)

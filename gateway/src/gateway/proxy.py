@@ -23,6 +23,10 @@ FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "accept-language", "idemp
 RETURNED_RESPONSE_HEADERS = ("content-type", "www-authenticate", "retry-after", "allow", "idempotent-replayed")
 
 
+def _is_path(url: str) -> bool:
+    return url.startswith("/") and not url.startswith("//")
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or 413 as soon as it is known to be over `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -73,9 +77,13 @@ class Proxy:
 
     def _client_response(self, service: str, answer: UpstreamResponse) -> Response:
         headers = {name: answer.headers[name] for name in RETURNED_RESPONSE_HEADERS if name in answer.headers}
+        # Both name a URL on this gateway; only a path is passed on, so no internal host leaks.
         location = answer.headers.get("location")
-        if location and location.startswith("/") and not location.startswith("//"):
+        if location and _is_path(location):
             headers["location"] = location
+        link = answer.headers.get("link")
+        if link and link.startswith("<") and _is_path(link[1:]):
+            headers["link"] = link
         content = answer.content
         if answer.status_code >= 400 and not self._is_safe_error(answer):
             logger.warning("%s answered %d with a body not fit for clients; replaced", service, answer.status_code)

@@ -25,7 +25,10 @@ async def app(settings: PostsSettings) -> AsyncIterator:
     app = create_app(settings)
     async with app.state.database.transaction() as session:
         await session.execute(
-            text("TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox, posts.idempotency_keys")
+            text(
+                "TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox, posts.idempotency_keys,"
+                " posts.count_changes"
+            )
         )
     yield app
     await app.state.database.dispose()

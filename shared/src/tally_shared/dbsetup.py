@@ -1,7 +1,10 @@
 """Create what the services' migrations need: databases, one login role and one schema per service.
 
 Each role owns its own schema and is granted nothing else, so PostgreSQL itself
-refuses a query from one service into another's tables.
+refuses a query from one service into another's tables. The one exception is
+the extensions a service's migrations need: only a superuser may create them,
+so this creates them, in the schema `extensions` of their own, and grants their
+service's role USAGE on that schema (not on anyone's tables).
 
     python -m tally_shared.dbsetup auth=postgresql+psycopg2://tally_auth:pw@host/tally posts=...
     python -m tally_shared.dbsetup --drop auth=...   # drop the databases (tests)
@@ -14,10 +17,13 @@ import argparse
 import os
 import sys
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+EXTENSIONS_SCHEMA = "extensions"
+# posts: pg_trgm, whose GIN index serves the feed's substring search.
+EXTENSIONS_BY_SCHEMA = {"posts": ("pg_trgm",)}
 
 
 def _quote(identifier: str) -> str:
@@ -59,8 +65,19 @@ def prepare(admin_url: URL, services: dict[str, URL]) -> None:
             connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)} AUTHORIZATION {role}"))
             connection.execute(text(f"ALTER SCHEMA {_quote(schema)} OWNER TO {role}"))
             connection.execute(text(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM PUBLIC"))
+            _create_extensions(connection, EXTENSIONS_BY_SCHEMA.get(schema, ()), role)
         engine.dispose()
         print(f"database {database_name}: schema {schema} owned by role {role_name}")
+
+
+def _create_extensions(connection: Connection, extensions: tuple[str, ...], role: str) -> None:
+    if not extensions:
+        return
+    connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {EXTENSIONS_SCHEMA}"))
+    connection.execute(text(f"REVOKE ALL ON SCHEMA {EXTENSIONS_SCHEMA} FROM PUBLIC"))
+    connection.execute(text(f"GRANT USAGE ON SCHEMA {EXTENSIONS_SCHEMA} TO {role}"))
+    for extension in extensions:
+        connection.execute(text(f"CREATE EXTENSION IF NOT EXISTS {_quote(extension)} SCHEMA {EXTENSIONS_SCHEMA}"))
 
 
 def drop(admin_url: URL, services: dict[str, URL]) -> None:

@@ -29,6 +29,8 @@ async def apply_vote_changes(session: AsyncSession, events: list[tuple[VoteChang
         session, [(event.post_id, event.count_epoch, event.delta) for event, _ in events]
     )
     logger.debug("applied %d vote event(s) to %d post(s)", len(events), changed)
+    # The journal of count changes grows with every batch; the batches keep it to the cursors' lifetime.
+    await repository.prune_count_changes(session, older_than=service.COUNT_CHANGES_KEPT)
 
 
 HANDLERS: dict[type[Event], Handler] = {

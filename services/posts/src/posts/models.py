@@ -1,5 +1,7 @@
 """The posts schema: its own tables only."""
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -15,12 +17,32 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.types import UserDefinedType
 
 from tally_shared.consumer import inbox_table
 from tally_shared.idempotency import idempotency_keys_table
 from tally_shared.outbox import outbox_table
 
 metadata = MetaData(schema="posts")
+
+
+class TransactionId(UserDefinedType[int]):
+    """PostgreSQL's `xid8`: the id of the transaction that wrote a row, comparable with a snapshot."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
+
+
+class Snapshot(UserDefinedType[str]):
+    """PostgreSQL's `pg_snapshot`: which transactions a snapshot sees, written `xmin:xmax:xip,...`."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "pg_snapshot"
+
 
 # A replica of the auth service's users, kept by its events, so a post's owner
 # is read in the same query as the post, with no call to another service.
@@ -55,6 +77,24 @@ posts = Table(
 Index("ix_posts_new", posts.c.created_at.desc(), posts.c.id.desc())
 Index("ix_posts_top", posts.c.votes.desc(), posts.c.created_at.desc(), posts.c.id.desc())
 Index("ix_posts_owner_id", posts.c.owner_id)
+# `search` (a case-insensitive substring of the title): pg_trgm, in the schema `extensions`.
+Index("ix_posts_title_trgm", posts.c.title, postgresql_using="gin", postgresql_ops={"title": "extensions.gin_trgm_ops"})
+
+# Every change of a post's count, with the transaction that made it: a `top` cursor
+# carries the snapshot its walk started in, and a page orders each post by its count
+# as of that snapshot (its count now, less the changes that snapshot could not see),
+# so counts that change during a walk move no post across the cursor. Rows older than
+# a cursor's lifetime are pruned by the worker.
+count_changes = Table(
+    "count_changes",
+    metadata,
+    Column("post_id", BigInteger, nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("xid", TransactionId, nullable=False, server_default=func.pg_current_xact_id()),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_count_changes_xid", count_changes.c.xid, postgresql_include=["post_id", "delta"])
+Index("ix_count_changes_applied_at", count_changes.c.applied_at)
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)

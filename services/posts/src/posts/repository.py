@@ -1,15 +1,30 @@
 """Every SQL statement of the posts service."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from posts.models import posts, users
+from posts.models import Snapshot, count_changes, posts, users
 from tally_shared.database import AnyRow
 
 FeedOrder = Literal["new", "top"]
@@ -36,16 +51,102 @@ _POST_WITH_OWNER = select(
 # Drafts exist only for their owner.
 _VISIBLE_TO_VIEWER = or_(posts.c.published, posts.c.owner_id == bindparam("viewer_id"))
 _POST_BY_ID = _POST_WITH_OWNER.where(posts.c.id == bindparam("post_id"))
+# A GIN trigram index (ix_posts_title_trgm) serves this for three characters or more.
+_TITLE_MATCHES = posts.c.title.ilike(bindparam("pattern"), escape="\\")
+# Where a page by cursor starts: after the post of the previous page's last row.
+_AFTER_CREATED_AT = bindparam("after_created_at", type_=DateTime(timezone=True))
+_AFTER_ID = bindparam("after_id", type_=BigInteger)
+# The snapshot a `top` walk started in, as text: the cursor carries it.
+_SNAPSHOT_NOW = cast(func.pg_current_snapshot(), String).label("snapshot")
+
+
+def _feed_query(searching: bool) -> Select[*tuple[Any, ...]]:
+    query = _POST_WITH_OWNER.where(_VISIBLE_TO_VIEWER)
+    if searching:
+        query = query.where(_TITLE_MATCHES)
+    return query
 
 
 @cache
 def _feed_statement(order: FeedOrder, searching: bool) -> Select[*tuple[Any, ...]]:
     """Built once per shape, with every value a parameter: the feed is the hottest query,
-    and SQLAlchemy then finds its compiled form in its cache instead of building it anew."""
-    query = _POST_WITH_OWNER.where(_VISIBLE_TO_VIEWER)
-    if searching:
-        query = query.where(posts.c.title.ilike(bindparam("pattern"), escape="\\"))
+    and SQLAlchemy then finds its compiled form in its cache instead of building it anew.
+
+    `top` also answers the statement's own snapshot (the same on every row): its counts
+    are exactly the counts as of that snapshot, where a walk by cursor starts.
+    """
+    query = _feed_query(searching)
+    if order == "top":
+        query = query.add_columns(_SNAPSHOT_NOW)
     return query.order_by(*_ORDERINGS[order]).limit(bindparam("limit")).offset(bindparam("skip"))
+
+
+@cache
+def _newer_page_statement(searching: bool) -> Select[*tuple[Any, ...]]:
+    """The `new` page after a cursor: a keyset on the immutable (created_at, id), read off ix_posts_new."""
+    after = tuple_(_AFTER_CREATED_AT, _AFTER_ID)
+    return (
+        _feed_query(searching)
+        .where(tuple_(posts.c.created_at, posts.c.id) < after)
+        .order_by(*_ORDERINGS["new"])
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def _top_page_statement(searching: bool) -> Select[*tuple[Any, ...]]:
+    """The `top` page after a cursor, ordered by each post's count as of the walk's snapshot.
+
+    A post whose count no transaction after the snapshot changed ranks by its count now,
+    read off ix_posts_top; the few that changed rank by their count now less those
+    changes (`count_changes`), and the two are merged. The cost depends on the page size
+    and on the changes since the walk began, not on how deep the page is.
+    """
+    snapshot = cast(cast(bindparam("snapshot"), String), Snapshot)
+    since_snapshot = (
+        select(count_changes.c.post_id, func.sum(count_changes.c.delta).label("since"))
+        .where(
+            # Every transaction before the snapshot's xmin is visible to it: only later ones can be hidden.
+            count_changes.c.xid >= func.pg_snapshot_xmin(snapshot),
+            ~func.pg_visible_in_snapshot(count_changes.c.xid, snapshot),
+        )
+        .group_by(count_changes.c.post_id)
+        .cte("since_snapshot")
+    )
+    after = tuple_(bindparam("after_votes", type_=BigInteger), _AFTER_CREATED_AT, _AFTER_ID)
+    searching_clause = (_TITLE_MATCHES,) if searching else ()
+    unchanged = (
+        select(posts.c.id, posts.c.votes.label("rank"), posts.c.created_at)
+        .where(
+            _VISIBLE_TO_VIEWER,
+            *searching_clause,
+            tuple_(posts.c.votes, posts.c.created_at, posts.c.id) < after,
+            posts.c.id.not_in(select(since_snapshot.c.post_id)),
+        )
+        .order_by(*_ORDERINGS["top"])
+        .limit(bindparam("limit"))
+        .subquery("unchanged")
+    )
+    rank_then = (posts.c.votes - since_snapshot.c.since).label("rank")
+    changed = (
+        select(posts.c.id, rank_then, posts.c.created_at)
+        .join_from(since_snapshot, posts, posts.c.id == since_snapshot.c.post_id)
+        .where(
+            _VISIBLE_TO_VIEWER,
+            *searching_clause,
+            tuple_(posts.c.votes - since_snapshot.c.since, posts.c.created_at, posts.c.id) < after,
+        )
+        .order_by(rank_then.desc(), posts.c.created_at.desc(), posts.c.id.desc())
+        .limit(bindparam("limit"))
+        .subquery("changed")
+    )
+    page = union_all(select(unchanged), select(changed)).subquery("page")
+    return (
+        _POST_WITH_OWNER.add_columns(page.c.rank)
+        .join(page, page.c.id == posts.c.id)
+        .order_by(page.c.rank.desc(), page.c.created_at.desc(), page.c.id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 def _literal_substring(text: str) -> str:
@@ -89,10 +190,47 @@ async def tombstone_user(session: AsyncSession, user_id: int) -> None:
 async def feed(
     session: AsyncSession, *, viewer_id: int, limit: int, skip: int, search: str | None, order: FeedOrder
 ) -> Sequence[AnyRow]:
+    """A page by `skip`; for `top`, each row also carries the snapshot the page was read in."""
     parameters: dict[str, int | str] = {"viewer_id": viewer_id, "limit": limit, "skip": skip}
     if search:
         parameters["pattern"] = _literal_substring(search)
     return (await session.execute(_feed_statement(order, bool(search)), parameters)).all()
+
+
+async def newer_page(
+    session: AsyncSession, *, viewer_id: int, limit: int, search: str | None, after_created_at: datetime, after_id: int
+) -> Sequence[AnyRow]:
+    """The `new` page after the post (after_created_at, after_id)."""
+    parameters = {"viewer_id": viewer_id, "limit": limit, "after_created_at": after_created_at, "after_id": after_id}
+    if search:
+        parameters["pattern"] = _literal_substring(search)
+    return (await session.execute(_newer_page_statement(bool(search)), parameters)).all()
+
+
+async def top_page(
+    session: AsyncSession,
+    *,
+    viewer_id: int,
+    limit: int,
+    search: str | None,
+    snapshot: str,
+    after_votes: int,
+    after_created_at: datetime,
+    after_id: int,
+) -> Sequence[AnyRow]:
+    """The `top` page after the post ranked (after_votes, after_created_at, after_id) as of
+    `snapshot`; each row's `rank` is its count as of that snapshot."""
+    parameters = {
+        "viewer_id": viewer_id,
+        "limit": limit,
+        "snapshot": snapshot,
+        "after_votes": after_votes,
+        "after_created_at": after_created_at,
+        "after_id": after_id,
+    }
+    if search:
+        parameters["pattern"] = _literal_substring(search)
+    return (await session.execute(_top_page_statement(bool(search)), parameters)).all()
 
 
 async def post_by_id(session: AsyncSession, post_id: int, *, for_update: bool = False) -> AnyRow | None:
@@ -154,11 +292,14 @@ async def add_votes(session: AsyncSession, deltas: Sequence[tuple[int, int, int]
             totals[post_id] = totals.get(post_id, 0) + delta
     changed = sorted(post_id for post_id, total in totals.items() if total)
     if changed:
+        # Journaled in the same statement, so a `top` cursor sees the change exactly when the count does.
         await session.execute(
             text(
-                "UPDATE posts.posts AS p SET votes = p.votes + v.delta"
+                "WITH counted AS ("
+                " UPDATE posts.posts AS p SET votes = p.votes + v.delta"
                 " FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS integer[])) AS v(id, delta)"
-                " WHERE p.id = v.id"
+                " WHERE p.id = v.id RETURNING p.id, v.delta)"
+                " INSERT INTO posts.count_changes (post_id, delta) SELECT id, delta FROM counted"
             ),
             {"ids": changed, "deltas": [totals[post_id] for post_id in changed]},
         )
@@ -187,13 +328,31 @@ async def reset_counts(session: AsyncSession, truths: Sequence[tuple[int, int, i
     ids, counts, epochs = (list(column) for column in zip(*truths, strict=True))
     result = await session.execute(
         text(
-            "UPDATE posts.posts AS p SET votes = v.votes, count_epoch = v.epoch"
+            "WITH reset AS ("
+            " UPDATE posts.posts AS p SET votes = v.votes, count_epoch = v.epoch"
             " FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[]), CAST(:epochs AS bigint[]))"
             " AS v(id, votes, epoch),"
             " (SELECT id, votes FROM posts.posts WHERE id = ANY(CAST(:ids AS bigint[]))) AS old"
             " WHERE p.id = v.id AND old.id = v.id AND p.count_epoch <= v.epoch"
-            " RETURNING p.id, old.votes AS old_votes, p.votes AS new_votes"
+            " RETURNING p.id, old.votes AS old_votes, p.votes AS new_votes),"
+            # A reset moves a post in the `top` order like any vote: journaled for the cursors.
+            " journaled AS (INSERT INTO posts.count_changes (post_id, delta)"
+            " SELECT id, new_votes - old_votes FROM reset WHERE new_votes <> old_votes)"
+            " SELECT id, old_votes, new_votes FROM reset"
         ),
         {"ids": ids, "counts": counts, "epochs": epochs},
     )
     return [row for row in result.all() if row.old_votes != row.new_votes]
+
+
+async def prune_count_changes(session: AsyncSession, *, older_than: timedelta, batch: int = 1000) -> None:
+    """Deletes up to `batch` journaled count changes older than `older_than`. Rows another
+    worker is pruning at the same moment are skipped, not waited for."""
+    await session.execute(
+        text(
+            "DELETE FROM posts.count_changes WHERE ctid = ANY(ARRAY("
+            " SELECT ctid FROM posts.count_changes WHERE applied_at < now() - CAST(:older_than AS interval)"
+            " ORDER BY applied_at LIMIT :batch FOR UPDATE SKIP LOCKED))"
+        ),
+        {"older_than": older_than, "batch": batch},
+    )

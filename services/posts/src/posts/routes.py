@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
@@ -28,17 +28,55 @@ PostId = IdInPath
 Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
 
 
-@router.get("/posts", response_model=list[PostWithVotes])
+@router.get(
+    "/posts",
+    response_model=list[PostWithVotes],
+    responses={
+        200: {
+            "headers": {
+                "Link": {
+                    "description": 'The next page, when there may be one: `</posts?...&cursor=...>; rel="next"`',
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **error_responses(
+            400,
+            410,
+            descriptions={
+                400: "A cursor that is not one this API gave, or given with another `order` or a `skip`",
+                410: "An `order=top` cursor older than an hour: start the walk again",
+            },
+        ),
+    },
+)
 async def list_posts(
+    request: Request,
+    response: Response,
     caller: CurrentCaller,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    skip: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    skip: Annotated[int, Query(ge=0, le=2**31 - 1, description="Prefer `cursor` to go deep: its cost is flat")] = 0,
     search: Annotated[TitleSearch | None, Query(description="Case-insensitive substring of the title")] = None,
     order: Annotated[FeedOrder, Query(description="`new`: newest first; `top`: most votes first")] = "new",
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=4096,
+            description="Opaque: the next page, as the previous response's `Link` header gives it. "
+            "No post is repeated or skipped while posts are created, voted on or deleted meanwhile.",
+        ),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """Published posts and the caller's own drafts, each with its vote count."""
-    return await service.feed(session, caller, limit=limit, skip=skip, search=search, order=order)
+    """Published posts and the caller's own drafts, each with its vote count.
+
+    A full page carries a `Link: <...>; rel="next"` header, the URL of the next page (by cursor).
+    """
+    page = await service.feed(session, caller, limit=limit, skip=skip, search=search, order=order, cursor=cursor)
+    if page.next_cursor is not None:
+        following = request.url.remove_query_params("skip").include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return page.posts
 
 
 @router.get("/posts/{id}", response_model=PostWithVotes, responses=error_responses(404, descriptions=POST_NOT_FOUND))

@@ -1,15 +1,15 @@
 """stored answers of writes sent with an Idempotency-Key
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from alembic import op
 
 from tally_shared.migrations import create_idempotency_keys_table
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
