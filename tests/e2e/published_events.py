@@ -2,19 +2,17 @@
 
 import asyncio
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import aio_pika
-import aiormq
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from tally_shared.asyncapi import asyncapi_document
 from tally_shared.broker import Topology, declare_events_exchange
-from tally_testing import AMQP_URL
+from tally_testing import AMQP_URL, wait_for_consumers
 
 DOCUMENT_URI = "urn:tally:asyncapi"
 
@@ -48,7 +46,7 @@ class PublishedEvents:
     def wait_for_consumers(self, services: Iterable[str], timeout: float = 60) -> None:
         """Until each consuming service's worker consumes its queue, which it binds before it consumes:
         before that, an event would reach only this queue, and the broker would not refuse it."""
-        asyncio.run(self._wait_for_consumers(list(services), timeout))
+        asyncio.run(wait_for_consumers(self._topology.namespace, services, timeout))
 
     def collect(self) -> list[dict[str, Any]]:
         """The events published since the last call, after checking each (see `mismatches`)."""
@@ -87,23 +85,6 @@ class PublishedEvents:
             # under a test, and the copy must cost the load tests as little as possible.
             queue = await channel.declare_queue(self._queue, durable=False)
             await queue.bind(exchange, routing_key="#")
-
-    async def _wait_for_consumers(self, services: list[str], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        async with await aio_pika.connect(AMQP_URL) as connection:
-            for service in services:
-                while True:
-                    # A passive declaration of a queue that does not exist yet closes the channel.
-                    channel = await connection.channel()
-                    try:
-                        queue = await channel.declare_queue(self._topology.queue(service), passive=True)
-                        if queue.declaration_result.consumer_count > 0:
-                            break
-                    except aiormq.exceptions.ChannelNotFoundEntity:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the {service} worker did not consume {self._topology.queue(service)}")
-                    await asyncio.sleep(0.1)
 
     async def _drain(self) -> list[tuple[str, bytes]]:
         received: list[tuple[str, bytes]] = []

@@ -20,12 +20,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tally_shared.telemetry import configure_tracing
-from tally_testing import delete_namespace, prepare_service_database, unique_namespace
+from tally_testing import delete_namespace, prepare_service_database, unique_namespace, wait_for_consumers
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "posts", "votes")
 
 # Before any component is built: the first configuration of a process is the one that holds.
+SHUTDOWN_SECONDS = 20
 SPANS = InMemorySpanExporter()
 configure_tracing("tally-tracing-test", span_processor=SimpleSpanProcessor(SPANS))
 
@@ -128,6 +129,7 @@ async def stack(tmp_path, monkeypatch) -> AsyncIterator[Stack]:
         await _serve(create_votes_app(), ports["votes"]),
         await _serve(create_gateway_app(), ports["gateway"]),
     ]
+    await wait_for_consumers(namespace, ["posts", "votes", "gateway"])
     SPANS.clear()
     try:
         yield Stack(
@@ -136,11 +138,25 @@ async def stack(tmp_path, monkeypatch) -> AsyncIterator[Stack]:
             namespace=namespace,
         )
     finally:
-        for server, _ in servers:
-            server.should_exit = True
-        await asyncio.gather(*(task for _, task in servers))
-        stop.set()
-        await asyncio.gather(*event_tasks)
-        for database in databases:
-            await database.dispose()
-        await delete_namespace(namespace, ["posts", "votes", "gateway"])
+        server_tasks = [task for _, task in servers]
+        try:
+            # Bounded: uvicorn captures SIGTERM while it serves, so a component that does not stop
+            # would hang the whole run, past any `timeout`; it fails the test instead, named.
+            async with asyncio.timeout(SHUTDOWN_SECONDS):
+                for server, _ in servers:
+                    server.should_exit = True
+                await asyncio.gather(*server_tasks)
+                stop.set()
+                await asyncio.gather(*event_tasks)
+        except TimeoutError:
+            for task in [*server_tasks, *event_tasks]:
+                if not task.done():
+                    task.print_stack()
+            raise
+        finally:
+            for task in [*server_tasks, *event_tasks]:
+                task.cancel()
+            await asyncio.gather(*server_tasks, *event_tasks, return_exceptions=True)
+            for database in databases:
+                await database.dispose()
+            await delete_namespace(namespace, ["posts", "votes", "gateway"])

@@ -10,12 +10,14 @@ Nothing here skips: if PostgreSQL or RabbitMQ is missing, the tests fail.
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aio_pika
+import aiormq
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
@@ -67,6 +69,27 @@ async def delete_namespace(namespace: str, services: list[str]) -> None:
             await channel.queue_delete(topology.dead_letter_queue(service))
         await channel.exchange_delete(topology.events_exchange)
         await channel.exchange_delete(topology.dead_letter_exchange)
+
+
+async def wait_for_consumers(namespace: str, services: Iterable[str], timeout: float = 60) -> None:
+    """Until each service's worker consumes its queue, which it binds before it consumes: an event
+    published before then reaches no queue of that service."""
+    topology = Topology(namespace)
+    deadline = time.monotonic() + timeout
+    async with await aio_pika.connect(AMQP_URL) as connection:
+        for service in services:
+            while True:
+                # A passive declaration of a queue that does not exist yet closes the channel.
+                channel = await connection.channel()
+                try:
+                    queue = await channel.declare_queue(topology.queue(service), passive=True)
+                    if queue.declaration_result.consumer_count > 0:
+                        break
+                except aiormq.exceptions.ChannelNotFoundEntity:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the {service} worker did not consume {topology.queue(service)}")
+                await asyncio.sleep(0.1)
 
 
 async def declare_service_queue_for(settings: ServiceSettings, event_types: Iterable[str]) -> None:
