@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import aiohttp
 import httpx
 
 from bench.config import EVENT_NAMESPACE, MIGRATED, ROOT, BenchConfig
+from tally_testing import free_port
 
 HTTP_SERVICES = ("gateway", "auth", "posts", "votes")
 STARTUP_TIMEOUT_SECONDS = 60
@@ -40,12 +40,6 @@ _PR_SET_PDEATHSIG = 1
 # The trivial app is served by the command line of this Procfile entry, its app swapped.
 TRIVIAL_APP_SERVED_AS = "posts"
 TRIVIAL_APP = "bench.trivial_app:create_app"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def procfile_commands(env: dict[str, str], ports: dict[str, int]) -> dict[str, list[str]]:

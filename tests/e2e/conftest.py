@@ -4,7 +4,6 @@ on free ports, against the test database and a broker namespace of their own."""
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,12 @@ import pytest
 from published_events import PublishedEvents
 from sqlalchemy import create_engine
 
-from tally_testing import TEST_DATABASE, delete_namespace, prepare_service_database, unique_namespace
+from tally_testing import TEST_DATABASE, delete_namespace, free_port, prepare_service_database, unique_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "posts", "votes")
 STARTUP_TIMEOUT_SECONDS = 60
 LOGIN_WINDOW_SECONDS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,6 @@ between processes; the code that runs here is the same, built by the same factor
 """
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,21 +19,21 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tally_shared.telemetry import configure_tracing
-from tally_testing import delete_namespace, prepare_service_database, unique_namespace, wait_for_consumers
+from tally_testing import (
+    delete_namespace,
+    free_port,
+    prepare_service_database,
+    unique_namespace,
+    wait_for_consumers,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "posts", "votes")
 
-# Before any component is built: the first configuration of a process is the one that holds.
 SHUTDOWN_SECONDS = 20
+# Before any component is built: the first configuration of a process is the one that holds.
 SPANS = InMemorySpanExporter()
 configure_tracing("tally-tracing-test", span_processor=SimpleSpanProcessor(SPANS))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -10,6 +10,7 @@ Nothing here skips: if PostgreSQL or RabbitMQ is missing, the tests fail.
 
 import asyncio
 import os
+import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -49,6 +50,14 @@ def prepare_service_database(service: str, alembic_ini: Path, database: str = TE
     return url
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def verify_identity(assertion: str, secret: str) -> Caller:
     """The caller an identity assertion names, checked as a service checks it."""
     return VerifiedIdentities(secret).caller(assertion)
@@ -83,7 +92,7 @@ async def wait_for_consumers(namespace: str, services: Iterable[str], timeout: f
                 channel = await connection.channel()
                 try:
                     queue = await channel.declare_queue(topology.queue(service), passive=True)
-                    if queue.declaration_result.consumer_count > 0:
+                    if queue.declaration_result.consumer_count:
                         break
                 except aiormq.exceptions.ChannelNotFoundEntity:
                     pass
