@@ -80,10 +80,10 @@ $(ASYNCAPI_SPECS)/package.json: | $(VENV)/.installed
 	@rm $(ASYNCAPI_SPECS)/asyncapi-specs-$(ASYNCAPI_SPECS_VERSION).tgz
 
 preflight: install
-	@$(BIN)/python -m tally_shared.preflight "$(AUTH_DATABASE_URL)" "$(TALLY_AMQP_URL)"
+	@$(BIN)/python -m tally_shared.db.preflight "$(AUTH_DATABASE_URL)" "$(TALLY_AMQP_URL)"
 
 database: preflight
-	@$(BIN)/python -m tally_shared.dbsetup $(DATABASE_URLS)
+	@$(BIN)/python -m tally_shared.db.setup $(DATABASE_URLS)
 
 migrate: database
 	@set -e; for component in $(MIGRATED); do echo "migrating $$component"; (cd $$component && $(CURDIR)/$(BIN)/alembic upgrade head); done
@@ -102,13 +102,13 @@ run: migrate
 # Each package's tests run on their own (each has its own conftest); the test
 # database is dropped first and last, so no run sees another's data.
 test: preflight deploy-tools browser-tools contract-tools
-	@$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null
+	@$(BIN)/python -m tally_shared.db.setup --drop $(TEST_DATABASE_URLS) >/dev/null
 	@status=0; \
 	echo "== ruff, mypy"; $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy || status=1; \
 	for suite in $(foreach p,$(PACKAGES),$(p)/tests) tests/contracts tests/tracing tests/e2e tests/deploy; do \
 		echo "== $$suite"; $(PYTEST) $$suite || status=1; \
 	done; \
-	$(BIN)/python -m tally_shared.dbsetup --drop $(TEST_DATABASE_URLS) >/dev/null; \
+	$(BIN)/python -m tally_shared.db.setup --drop $(TEST_DATABASE_URLS) >/dev/null; \
 	exit $$status
 
 # Recomputes counts from the votes service's truth, against the running stack;

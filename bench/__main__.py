@@ -68,7 +68,7 @@ from bench.report import (
     wrk_line,
 )
 from bench.stack import Readiness, Stack, trivial_app
-from tally_shared import dbsetup
+from tally_shared.db import setup as dbsetup
 from tally_testing import delete_namespace
 
 WORKDIR = ROOT / "var" / "bench"

@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 
 from bench.config import MIGRATED, BenchConfig, database_url
-from tally_shared import dbsetup
+from tally_shared.db import setup as dbsetup
 
 # Every user has this password; its Argon2 hash is computed once and shared.
 PASSWORD = "bench-password-1"

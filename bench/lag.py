@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bench.config import EVENT_NAMESPACE, BenchConfig, database_url
 from bench.wrk import WrkResult
-from tally_shared.broker import Topology
+from tally_shared.events import Topology
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # A vote whose count has not shown after this long is reported as not seen.

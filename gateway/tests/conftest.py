@@ -11,7 +11,7 @@ from gateway_fakes import AUDIENCE, ISSUER, SECRET, FakeServices, SigningKey, ga
 from sqlalchemy import text
 
 from gateway.settings import GatewaySettings
-from tally_shared.database import Database, DatabaseLimits
+from tally_shared.db import Database, DatabaseLimits
 from tally_testing import delete_namespace, prepare_service_database, unique_namespace
 
 DATABASE_URL = prepare_service_database("gateway", Path(__file__).parents[1] / "alembic.ini")

@@ -9,9 +9,8 @@ from typing import TypeVar
 from gateway.models import inbox
 from gateway.settings import GatewaySettings
 from gateway.worker import HANDLERS
-from tally_shared.consumer import EventConsumer
-from tally_shared.database import Database
-from tally_shared.events import Envelope, UserDeleted
+from tally_shared.db import Database
+from tally_shared.events import Envelope, EventConsumer, UserDeleted
 from tally_testing import declare_service_queue_for, publish_envelopes
 
 T = TypeVar("T")

@@ -3,7 +3,7 @@
 from gateway_fakes import FakeClock
 
 from gateway.assertions import IdentityAssertions
-from tally_shared.identity import ASSERTION_LIFETIME_SECONDS, Caller
+from tally_shared.web import ASSERTION_LIFETIME_SECONDS, Caller
 from tally_testing import verify_identity
 
 SECRET = "a secret long enough for HS256 signatures"

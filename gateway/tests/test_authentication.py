@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from gateway_fakes import SECRET, FakeServices, SigningKey, gateway_client
 
-from tally_shared.identity import CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.web import CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, Caller, sign_identity
 from tally_testing import verify_identity
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import insert, text
 from gateway.models import revoked_users
 from gateway.revocations import GAP_RECHECK_SECONDS, MAX_GAPS, RevocationList
 from gateway.settings import GatewaySettings
-from tally_shared.database import Database, DatabaseLimits
+from tally_shared.db import Database, DatabaseLimits
 from tally_testing import TcpProxy
 
 REVOKED, OTHER = 7, 8

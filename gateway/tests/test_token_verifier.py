@@ -7,7 +7,7 @@ import pytest
 from gateway_fakes import AUDIENCE, ISSUER, FakeClock, SigningKey
 
 from gateway.jwt import InvalidTokenError, TokenVerifier, parse_jwks
-from tally_shared.identity import Caller
+from tally_shared.web import Caller
 
 
 class FakeJwks:

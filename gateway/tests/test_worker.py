@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
-from tally_shared.database import Database
+from tally_shared.db import Database
 from tally_testing import AMQP_URL
 
 

@@ -18,13 +18,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared import dbsetup
-from tally_shared.broker import Topology
-from tally_shared.consumer import ConsumerTuning, EventConsumer, Handler, inbox_table
-from tally_shared.database import Database
-from tally_shared.events import Envelope, Event, UserRegistered
-from tally_shared.outbox import outbox_table, record_event
-from tally_shared.relay import OutboxRelay
+from tally_shared.db import Database
+from tally_shared.db import setup as dbsetup
+from tally_shared.events import (
+    ConsumerTuning,
+    Envelope,
+    Event,
+    EventConsumer,
+    Handler,
+    OutboxRelay,
+    Topology,
+    UserRegistered,
+    inbox_table,
+    outbox_table,
+    record_event,
+)
 from tally_shared.settings import ServiceSettings
 from tally_testing import (
     AMQP_URL,

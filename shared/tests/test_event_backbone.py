@@ -9,9 +9,7 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from tally_shared.events import UserRegistered
-from tally_shared.outbox import record_event
-from tally_shared.relay import OutboxRelay, RelayTuning
+from tally_shared.events import OutboxRelay, RelayTuning, UserRegistered, record_event
 
 from .conftest import (
     POISON_EMAIL,
@@ -288,7 +286,7 @@ async def test_a_consumer_stopped_with_a_batch_in_flight_loses_nothing_and_appli
     task = asyncio.create_task(stopping.run(stop))
     try:
         assert await eventually(in_flight.is_set)
-        caplog.set_level(logging.INFO, logger="tally_shared.consumer")
+        caplog.set_level(logging.INFO, logger="tally_shared.events.consumer")
         stop.set()
         # It has cancelled its subscription while the batch is still inside its transaction.
         # (A quorum queue keeps counting a cancelled consumer until its deliveries settle.)

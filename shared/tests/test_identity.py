@@ -5,7 +5,7 @@ import time
 import jwt
 import pytest
 
-from tally_shared.identity import Caller, IdentityError, VerifiedIdentities, sign_identity
+from tally_shared.web import Caller, IdentityError, VerifiedIdentities, sign_identity
 
 SECRET = "a secret long enough for HS256 signatures"
 

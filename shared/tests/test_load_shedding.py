@@ -6,7 +6,7 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from tally_shared.http import LoadSheddingMiddleware
+from tally_shared.web import LoadSheddingMiddleware
 
 
 def app_with_a_slow_route(release: asyncio.Event) -> FastAPI:

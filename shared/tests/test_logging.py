@@ -10,9 +10,8 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from tally_shared import observability
-from tally_shared.observability import configure_logging, request_id_var
 from tally_shared.settings import TallySettings
+from tally_shared.telemetry import configure_logging, logs, request_id_var
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +87,7 @@ def test_json_carries_the_ids_of_a_recording_opentelemetry_span(capsys, monkeypa
         format_trace_id=lambda trace_id: format(trace_id, "032x"),
         format_span_id=lambda span_id: format(span_id, "016x"),
     )
-    monkeypatch.setattr(observability, "trace", fake_trace)
+    monkeypatch.setattr(logs, "trace", fake_trace)
     configure_logging("gateway", "INFO", "json")
 
     logging.getLogger("gateway").info("proxied")

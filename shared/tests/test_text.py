@@ -6,7 +6,7 @@ from typing import Annotated
 import pytest
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from tally_shared.text import RefuseNul, StorableText
+from tally_shared.web import RefuseNul, StorableText
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=5, pattern=r"\S"), RefuseNul]
 

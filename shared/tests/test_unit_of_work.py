@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tally_shared.database import Database, DatabaseLimits, is_transient
+from tally_shared.db import Database, DatabaseLimits, is_transient
 
 from .conftest import DATABASE_URL, applied, scalar
 

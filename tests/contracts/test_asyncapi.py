@@ -11,8 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tally_shared.asyncapi import EVENT_CATALOG, asyncapi_document
-from tally_shared.events import EVENT_TYPES
+from tally_shared.events import EVENT_CATALOG, EVENT_TYPES, asyncapi_document
 
 SPECS = Path(sys.prefix) / "asyncapi-specs"
 

@@ -1,4 +1,4 @@
-"""The event catalog (tally_shared.asyncapi.EVENT_CATALOG) says what each service really does.
+"""The event catalog (tally_shared.events.asyncapi.EVENT_CATALOG) says what each service really does.
 
 Consumers are read from the handlers each worker runs; producers from the event classes
 named in the modules that call `record_event`, so a new event or handler that is not in
@@ -13,8 +13,7 @@ import pytest
 import gateway.worker
 import posts.events
 import votes.events
-from tally_shared.asyncapi import EVENT_CATALOG, consumed_by, produced_by
-from tally_shared.events import EVENT_TYPES
+from tally_shared.events import EVENT_CATALOG, EVENT_TYPES, consumed_by, produced_by
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = {

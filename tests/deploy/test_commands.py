@@ -194,8 +194,8 @@ def kubernetes_commands() -> list[tuple[str, str, list[str]]]:
 def test_the_shell_splitter() -> None:
     script = "until alembic current 2>/dev/null | grep -q '(head)'; do echo 'waiting'; sleep 5; done"
     assert [c[0] for c in commands_in(["sh", "-c", script])] == ["alembic", "grep", "echo", "sleep"]
-    assert commands_in(["sh", "-c", 'exec python -m tally_shared.dbsetup "auth=$URL"']) == [
-        ["python", "-m", "tally_shared.dbsetup", "auth=$URL"]
+    assert commands_in(["sh", "-c", 'exec python -m tally_shared.db.setup "auth=$URL"']) == [
+        ["python", "-m", "tally_shared.db.setup", "auth=$URL"]
     ]
 
 

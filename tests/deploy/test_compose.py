@@ -127,7 +127,7 @@ def test_processes_can_be_scaled(config: dict) -> None:
 
 def test_one_shot_setup_and_migrations_gate_the_processes(config: dict) -> None:
     services = config["services"]
-    assert "tally_shared.dbsetup" in " ".join(services["dbsetup"]["command"])
+    assert "tally_shared.db.setup" in " ".join(services["dbsetup"]["command"])
     for name in ("auth", "posts", "votes", "gateway"):
         migrate = services[f"{name}-migrate"]
         assert migrate["command"] == ["alembic", "upgrade", "head"]

@@ -10,8 +10,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from tally_shared.asyncapi import asyncapi_document
-from tally_shared.broker import Topology, declare_events_exchange
+from tally_shared.events import Topology, asyncapi_document, declare_events_exchange
 from tally_testing import AMQP_URL, wait_for_consumers
 
 DOCUMENT_URI = "urn:tally:asyncapi"

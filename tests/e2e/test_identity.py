@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
 from tally_shared.settings import TallySettings
+from tally_shared.web import IDENTITY_HEADER, Caller, sign_identity
 
 
 def test_register_login_and_who_am_i(gateway):

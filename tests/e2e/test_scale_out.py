@@ -18,7 +18,7 @@ from faults import new_accounts
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tally_shared import dbsetup
+from tally_shared.db import setup as dbsetup
 from tally_testing import TEST_DATABASE
 
 CONVERGENCE_SECONDS = 45

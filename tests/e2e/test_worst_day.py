@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from auth.keys import KeyRing
 from auth.service import AuthService
 from auth.settings import AuthSettings
-from tally_shared import dbsetup
+from tally_shared.db import setup as dbsetup
 from tally_testing import TcpProxy
 
 VIRAL_VOTERS = 1000

@@ -84,9 +84,8 @@ async def stack(tmp_path, monkeypatch) -> AsyncIterator[Stack]:
     from posts.models import inbox as posts_inbox
     from posts.models import outbox as posts_outbox
     from posts.settings import PostsSettings
-    from tally_shared.consumer import EventConsumer
-    from tally_shared.database import database_for
-    from tally_shared.relay import OutboxRelay
+    from tally_shared.db import database_for
+    from tally_shared.events import EventConsumer, OutboxRelay
     from votes.app import create_app as create_votes_app
     from votes.events import HANDLERS as VOTES_HANDLERS
     from votes.models import inbox as votes_inbox

@@ -6,8 +6,10 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import MetaData
 
-from tally_shared.migrations import create_inbox_table
+from tally_shared.events import inbox_table
+from tally_shared.db import create_tables
 
 revision = "0001"
 down_revision = None
@@ -24,7 +26,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("seq", name="revoked_users_seq_key"),
         schema="gateway",
     )
-    create_inbox_table("gateway")
+    create_tables(inbox_table(MetaData(schema="gateway")))
 
 
 def downgrade() -> None:

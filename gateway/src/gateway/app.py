@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.assertions import IdentityAssertions
-from gateway.errors import CredentialsUncheckableError, InvalidCredentialsError, NotFoundError, TooManyRequestsError
+from gateway.errors import CredentialsUncheckableError, InvalidCredentialsError, TooManyRequestsError
 from gateway.jwt import InvalidTokenError, TokenVerifier
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy import Proxy, read_body, upstream_request_headers
@@ -23,7 +23,6 @@ from gateway.revocations import RevocationList, kept_fresh
 from gateway.routing import (
     EXACT_ROUTES,
     PREFIX_ROUTES,
-    Upstream,
     is_public,
     normalize_path,
     service_for,
@@ -38,20 +37,30 @@ from gateway.upstream import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from tally_shared.asyncapi import asyncapi_document
-from tally_shared.database import database_for
-from tally_shared.errors import install_error_handlers
-from tally_shared.http import (
+from tally_shared.db import database_for
+from tally_shared.events import asyncapi_document
+from tally_shared.internal import Replicas
+from tally_shared.telemetry import (
+    REQUEST_ID_HEADER,
+    configure_logging,
+    configure_tracing,
+    request_id_var,
+    tracing_enabled,
+)
+from tally_shared.web import (
+    CLIENT_ADDRESS_HEADER,
+    IDENTITY_HEADER,
+    REPLAYED_HEADER,
     TELEMETRY_CONFIG,
+    Caller,
     LoadSheddingMiddleware,
+    NotFoundError,
     ReadinessCheck,
     RequestContextMiddleware,
+    install_error_handlers,
+    is_client_identity_header,
     operations_router,
 )
-from tally_shared.idempotency import REPLAYED_HEADER
-from tally_shared.identity import CLIENT_ADDRESS_HEADER, IDENTITY_HEADER, Caller, is_client_identity_header
-from tally_shared.observability import REQUEST_ID_HEADER, configure_logging, request_id_var
-from tally_shared.telemetry import configure_tracing, tracing_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -292,9 +301,9 @@ async def _get_json(client: UpstreamClient, url: str) -> dict[str, Any]:
     return document
 
 
-async def _fetch_jwks(client: UpstreamClient, auth: Upstream) -> dict[str, Any]:
+async def _fetch_jwks(client: UpstreamClient, auth: Replicas) -> dict[str, Any]:
     last_error: Exception | None = None
-    for base_url in auth.replicas_in_turn():
+    for base_url in auth.in_turn():
         try:
             return await _get_json(client, base_url + "/.well-known/jwks.json")
         except (*UPSTREAM_FAILURES, ValueError) as error:
@@ -302,12 +311,12 @@ async def _fetch_jwks(client: UpstreamClient, auth: Upstream) -> dict[str, Any]:
     raise RuntimeError(f"no auth replica served the JWKS: {last_error!r}")
 
 
-async def _fetch_openapi(client: UpstreamClient, upstream: Upstream) -> dict[str, Any] | None:
-    for base_url in upstream.replicas_in_turn():
+async def _fetch_openapi(client: UpstreamClient, upstream: Replicas) -> dict[str, Any] | None:
+    for base_url in upstream.in_turn():
         try:
             return await _get_json(client, base_url + "/openapi.json")
         except (*UPSTREAM_FAILURES, ValueError) as error:
-            logger.info("no OpenAPI document from %s at %s: %r", upstream.name, base_url, error)
+            logger.info("no OpenAPI document from %s at %s: %r", upstream.service, base_url, error)
     return None
 
 
@@ -321,7 +330,7 @@ def _revocations_fresh(app: FastAPI) -> ReadinessCheck:
     return check
 
 
-def _readiness_check(app: FastAPI, upstream: Upstream) -> ReadinessCheck:
+def _readiness_check(app: FastAPI, upstream: Replicas) -> ReadinessCheck:
     """Ready when at least one replica of the service says it is (connection failures go to the next one)."""
 
     async def replica_ready(base_url: str) -> bool:

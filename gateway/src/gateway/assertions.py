@@ -7,7 +7,7 @@ gateway does for a token it has already verified.
 import time
 from collections.abc import Callable
 
-from tally_shared.identity import ASSERTION_LIFETIME_SECONDS, Caller, sign_identity
+from tally_shared.web import ASSERTION_LIFETIME_SECONDS, Caller, sign_identity
 
 
 class IdentityAssertions:

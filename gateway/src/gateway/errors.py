@@ -1,38 +1,21 @@
-"""The gateway's own errors; `tally_shared.errors` turns them into `{"detail": ...}` responses."""
+"""The gateway's own errors; `tally_shared.web` turns them into `{"detail": ...}` responses."""
 
-from tally_shared.errors import DomainError, NotAuthenticatedError, NotFoundError, UnavailableError
-
-__all__ = [
-    "BadGatewayError",
-    "CredentialsUncheckableError",
-    "InvalidCredentialsError",
-    "NotFoundError",
-    "PayloadTooLargeError",
-    "TooManyRequestsError",
-    "ServiceUnavailableError",
-]
+from tally_shared.web import DomainError, NotAuthenticatedError, UnavailableError
 
 
 class InvalidCredentialsError(NotAuthenticatedError):
     detail = "Could not validate credentials"
 
 
-class CredentialsUncheckableError(DomainError):
+class CredentialsUncheckableError(UnavailableError):
     """The gateway has not yet read which users are revoked, so it cannot accept any token."""
 
-    status_code = 503
     detail = "Credentials cannot be checked right now; try again shortly"
-    headers = {"Retry-After": "1"}
 
 
 class PayloadTooLargeError(DomainError):
     status_code = 413
     detail = "Request body too large"
-
-
-class ServiceUnavailableError(UnavailableError):
-    def __init__(self, service: str) -> None:
-        super().__init__(f"The {service} service is unavailable")
 
 
 class BadGatewayError(DomainError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from tally_shared.identity import Caller
+from tally_shared.web import Caller
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import BigInteger, Column, DateTime, Identity, MetaData, Table, func
 
-from tally_shared.consumer import inbox_table
+from tally_shared.events import inbox_table
 
 metadata = MetaData(schema="gateway")
 

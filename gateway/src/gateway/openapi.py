@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.routing import PUBLIC_ROUTES, normalize_path, service_for
-from tally_shared.openapi import error_response_object, error_schemas
+from tally_shared.web import OPERATIONS_PATHS, error_response_object, error_schemas
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ SECURITY_SCHEME_NAME = "OAuth2PasswordBearer"
 SECURITY_SCHEMES = {
     SECURITY_SCHEME_NAME: {"type": "oauth2", "flows": {"password": {"tokenUrl": "/login", "scopes": {}}}}
 }
-OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 SCHEMA_REF_PREFIX = "#/components/schemas/"
 # What the gateway itself answers on every proxied route: its rate limit, and a service that

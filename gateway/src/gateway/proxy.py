@@ -7,8 +7,7 @@ from http import HTTPStatus
 from fastapi import Request, Response
 from starlette.datastructures import Headers
 
-from gateway.errors import BadGatewayError, PayloadTooLargeError, ServiceUnavailableError
-from gateway.routing import Upstream
+from gateway.errors import BadGatewayError, PayloadTooLargeError
 from gateway.upstream import (
     UpstreamClient,
     UpstreamConnectError,
@@ -16,6 +15,8 @@ from gateway.upstream import (
     UpstreamResponse,
     UpstreamTimeoutError,
 )
+from tally_shared.internal import Replicas
+from tally_shared.web import ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def upstream_request_headers(client_headers: Headers, extra: dict[str, str]) -> 
 
 
 class Proxy:
-    def __init__(self, client: UpstreamClient, upstreams: dict[str, Upstream]) -> None:
+    def __init__(self, client: UpstreamClient, upstreams: dict[str, Replicas]) -> None:
         self._client = client
         self._upstreams = upstreams
         self._internal_netlocs = {netloc.encode() for upstream in upstreams.values() for netloc in upstream.netlocs}
@@ -58,7 +59,7 @@ class Proxy:
     ) -> Response:
         upstream = self._upstreams[service]
         target = path + (f"?{query}" if query else "")
-        replicas = upstream.replicas_in_turn()
+        replicas = upstream.in_turn()
         for attempt, base_url in enumerate(replicas, start=1):
             try:
                 answer = await self._client.request(method, base_url + target, body=body, headers=headers)

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from sqlalchemy import or_, select
 
 from gateway.models import revoked_users
-from tally_shared.database import Database
+from tally_shared.db import Database
 
 logger = logging.getLogger(__name__)
 

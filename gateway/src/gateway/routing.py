@@ -1,39 +1,15 @@
 """Which service answers which public path, and which of the paths need no token."""
 
-import itertools
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
-
 from gateway.settings import GatewaySettings
+from tally_shared.internal import Replicas
 
 
-@dataclass
-class Upstream:
-    """One service behind the gateway: its name and the base URLs of its replicas."""
-
-    name: str
-    urls: tuple[str, ...]
-    _turn: "itertools.count[int]" = field(default_factory=itertools.count, repr=False)
-
-    @classmethod
-    def from_setting(cls, name: str, value: str) -> "Upstream":
-        return cls(name, tuple(url.strip().rstrip("/") for url in value.split(",") if url.strip()))
-
-    def replicas_in_turn(self) -> list[str]:
-        """Every replica, starting with the next one in round-robin order."""
-        start = next(self._turn) % len(self.urls)
-        return [*self.urls[start:], *self.urls[:start]]
-
-    @property
-    def netlocs(self) -> set[str]:
-        return {urlsplit(url).netloc for url in self.urls}
-
-
-def upstreams_from(settings: GatewaySettings) -> dict[str, Upstream]:
+def upstreams_from(settings: GatewaySettings) -> dict[str, Replicas]:
+    """The replicas of each service behind the gateway, by name."""
     return {
-        "auth": Upstream.from_setting("auth", settings.auth_url),
-        "posts": Upstream.from_setting("posts", settings.posts_url),
-        "votes": Upstream.from_setting("votes", settings.votes_url),
+        "auth": Replicas.from_setting("auth", settings.auth_url),
+        "posts": Replicas.from_setting("posts", settings.posts_url),
+        "votes": Replicas.from_setting("votes", settings.votes_url),
     }
 
 

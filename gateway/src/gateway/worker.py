@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import inbox, revoked_users
 from gateway.settings import GatewaySettings
-from tally_shared.consumer import Handler, run_worker
-from tally_shared.events import Envelope, Event, UserDeleted
+from tally_shared.events import Envelope, Event, Handler, UserDeleted, run_worker
 
 # Named, not __name__: run as `python -m gateway.worker` this module is __main__.
 logger = logging.getLogger("gateway.worker")

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.web import IDENTITY_HEADER, Caller, app_state, sign_identity
 from tally_testing import prepare_service_database
 
 DATABASE_URL = prepare_service_database("auth", Path(__file__).parents[1] / "alembic.ini")
@@ -24,12 +24,12 @@ def settings(tmp_path) -> AuthSettings:
 @pytest.fixture
 async def app(settings):
     app = create_app(settings)
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await session.execute(
             text("TRUNCATE auth.users, auth.outbox, auth.idempotency_keys, auth.login_failures RESTART IDENTITY")
         )
     yield app
-    await app.state.database.dispose()
+    await app_state(app).database.dispose()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from auth.keys import KeyRing, write_new_key
 from auth.service import AuthService
+from tally_shared.web import app_state, resource
 
 from .conftest import PASSWORD, register
 
@@ -77,7 +78,8 @@ class CountingHasher(PasswordHasher):
 async def test_an_unknown_email_costs_a_password_verification_too(app, settings, client):
     """The same work for an unknown email as for a wrong password: one Argon2 verify each."""
     hasher = CountingHasher()
-    app.state.auth_service = AuthService(settings, app.state.keyring, hasher)
+    counted = AuthService(settings, app_state(app).resource(KeyRing), hasher)
+    app.dependency_overrides[resource(AuthService)] = lambda: counted
     await register(client)
     await login(client, "ada@example.com", "wrong password")
     assert hasher.verified == 1
@@ -120,14 +122,14 @@ def test_the_rotate_command_adds_the_key_that_signs_next(settings):
 
 
 async def test_login_rehashes_a_password_hashed_with_older_parameters(app, settings, client):
-    default_service = app.state.auth_service
     weak_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
-    app.state.auth_service = AuthService(settings, app.state.keyring, weak_hasher)
+    weak = AuthService(settings, app_state(app).resource(KeyRing), weak_hasher)
+    app.dependency_overrides[resource(AuthService)] = lambda: weak
     await register(client)
-    app.state.auth_service = default_service
+    del app.dependency_overrides[resource(AuthService)]
 
     assert (await login(client, "ada@example.com")).status_code == 200
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         password_hash = await session.scalar(text("SELECT password_hash FROM auth.users"))
     assert not PasswordHasher().check_needs_rehash(password_hash)
     assert PasswordHasher().verify(password_hash, PASSWORD)

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, text
 
 from auth.app import create_app
 from auth.models import login_failures
-from tally_shared.identity import CLIENT_ADDRESS_HEADER
+from auth.service import AuthService
+from tally_shared.web import CLIENT_ADDRESS_HEADER, app_state
 
 from .conftest import PASSWORD, register
 
@@ -32,10 +33,10 @@ def settings(settings):
 @pytest.fixture
 async def app(settings):
     app = create_app(settings)
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await session.execute(text("TRUNCATE auth.users, auth.outbox, auth.login_failures RESTART IDENTITY"))
     yield app
-    await app.state.database.dispose()
+    await app_state(app).database.dispose()
 
 
 async def login(client, email: str, password: str, address: str) -> httpx.Response:
@@ -76,14 +77,14 @@ async def test_the_wait_grows_with_each_failure_past_the_allowance(client, app):
 
 async def age_failures(app, seconds: int) -> None:
     """As if `seconds` had passed since every failure."""
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await session.execute(
             login_failures.update().values(failed_at=login_failures.c.failed_at - text(f"interval '{seconds} seconds'"))
         )
 
 
 def test_the_backoff_doubles_and_never_exceeds_the_window(app, settings):
-    service = app.state.auth_service
+    service = app_state(app).resource(AuthService)
     assert [service.backoff_seconds(n) for n in range(6)] == [2, 4, 8, 16, 32, 60]
     assert service.backoff_seconds(10_000) == settings.login_window_seconds
 
@@ -116,7 +117,7 @@ async def test_parallel_guesses_on_one_account_get_no_more_than_the_allowance(cl
 
     assert {answer.status_code for answer in answers} <= {403, 429}
     assert sum(answer.status_code == 403 for answer in answers) <= ALLOWANCE
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         counted = (await session.execute(select(func.count()).select_from(login_failures))).scalar_one()
     assert counted <= 2 * ALLOWANCE  # one row for the account and one for the address per failure
 

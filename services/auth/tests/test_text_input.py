@@ -4,6 +4,8 @@ registration and in the login form; any other character in a password still work
 import pytest
 from sqlalchemy import text
 
+from tally_shared.web import app_state
+
 from .conftest import PASSWORD, register
 
 NUL = "\x00"
@@ -18,7 +20,7 @@ def assert_refuses_nul(response, location: list, error_type: str = "string_nul_c
 
 
 async def registered_users(app) -> int:
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         return await session.scalar(text("SELECT count(*) FROM auth.users"))
 
 

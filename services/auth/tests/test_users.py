@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from tally_shared.identity import Caller, sign_identity
+from tally_shared.web import Caller, app_state, sign_identity
 
 from .conftest import as_caller, register
 
@@ -15,7 +15,7 @@ async def test_register_answers_the_user_and_writes_its_event_with_it(client, ap
     assert set(user) == {"id", "email", "created_at"}
     assert user["email"] == "ada@example.com"
     assert datetime.fromisoformat(user["created_at"]).utcoffset() is not None
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         [row] = (await session.execute(text("SELECT event_type, envelope, published_at FROM auth.outbox"))).all()
     assert row.event_type == "user.registered"
     assert row.published_at is None
@@ -29,7 +29,7 @@ async def test_an_email_is_taken_whatever_its_case(client, app):
     response = await client.post("/users", json={"email": "ada@EXAMPLE.com", "password": "another password"})
     assert response.status_code == 409
     assert response.json() == {"detail": "Email already registered"}
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         assert await session.scalar(text("SELECT count(*) FROM auth.outbox")) == 1
 
 
@@ -96,7 +96,7 @@ async def test_concurrent_registrations_of_one_email_give_one_user_and_one_event
         )
     )
     assert sorted(response.status_code for response in responses) == [201, 409, 409, 409]
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         assert await session.scalar(text("SELECT count(*) FROM auth.users")) == 1
         assert await session.scalar(text("SELECT count(*) FROM auth.outbox")) == 1
 
@@ -133,6 +133,6 @@ async def test_a_repeated_deletion_with_its_key_replays_204(client, app, setting
     assert first.status_code == again.status_code == 204
     assert again.headers["idempotent-replayed"] == "true"
     assert unkeyed.status_code == 404
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         events = (await session.execute(text("SELECT event_type FROM auth.outbox ORDER BY id"))).scalars().all()
     assert events == ["user.registered", "user.deleted"]

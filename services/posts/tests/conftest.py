@@ -11,6 +11,7 @@ DATABASE_URL = prepare_service_database("posts", Path(__file__).parents[1] / "al
 
 from posts.app import create_app  # noqa: E402  (needs the test database URL set above)
 from posts.settings import PostsSettings  # noqa: E402
+from tally_shared.web import app_state  # noqa: E402
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ async def settings() -> AsyncIterator[PostsSettings]:
 @pytest.fixture
 async def app(settings: PostsSettings) -> AsyncIterator:
     app = create_app(settings)
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await session.execute(
             text(
                 "TRUNCATE posts.posts, posts.users, posts.inbox, posts.outbox, posts.idempotency_keys,"
@@ -31,7 +32,7 @@ async def app(settings: PostsSettings) -> AsyncIterator:
             )
         )
     yield app
-    await app.state.database.dispose()
+    await app_state(app).database.dispose()
 
 
 @pytest.fixture

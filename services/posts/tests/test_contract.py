@@ -3,7 +3,7 @@ and bodies refused exactly when the schema refuses them."""
 
 import pytest
 
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.web import IDENTITY_HEADER, Caller, sign_identity
 
 
 @pytest.fixture

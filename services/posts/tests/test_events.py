@@ -11,13 +11,14 @@ from posts import repository
 from posts.events import BATCH_HANDLERS, HANDLERS
 from posts.models import outbox, posts, users
 from tally_shared.events import Envelope, UserDeleted, UserRegistered, VoteCast, VoteRetracted
+from tally_shared.web import app_state
 
 REGISTERED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
 def database(app):
-    return app.state.database
+    return app_state(app).database
 
 
 async def apply(database, *events) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from posts import repository
 from posts.events import apply_vote_changes
 from tally_shared.events import VoteCast
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.web import IDENTITY_HEADER, Caller, app_state, sign_identity
 
 AUTHOR_ID = 1
 NEXT_LINK = re.compile(r'^<(/posts\?[^>]+)>; rel="next"$')
@@ -22,7 +22,7 @@ NEXT_LINK = re.compile(r'^<(/posts\?[^>]+)>; rel="next"$')
 
 @pytest.fixture
 def database(app):
-    return app.state.database
+    return app_state(app).database
 
 
 @pytest.fixture

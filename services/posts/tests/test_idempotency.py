@@ -6,8 +6,8 @@ import asyncio
 from sqlalchemy import func, select, text, update
 
 from posts.models import idempotency_keys, outbox, posts
-from tally_shared.expiry import purge_expired
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.db import purge_expired
+from tally_shared.web import IDENTITY_HEADER, Caller, app_state, sign_identity
 
 POST = {"title": "A title", "content": "Some content"}
 
@@ -21,7 +21,7 @@ def as_user(settings, user_id: int, key: str | None = None) -> dict[str, str]:
 
 
 async def count(app, statement) -> int:
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         return (await session.execute(statement)).scalar_one()
 
 
@@ -94,7 +94,7 @@ async def test_a_refused_write_stores_nothing_and_its_retry_runs_again(client, a
 
 async def test_a_repeat_while_the_first_holds_the_key_is_409_with_retry_after(client, app, settings):
     headers = as_user(settings, 1, "busy")
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         # What the first request's transaction holds until it commits.
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
@@ -121,15 +121,15 @@ async def test_concurrent_repeats_make_one_post(client, app, settings):
 
 async def test_an_expired_key_is_a_new_key_and_is_purged(client, app, settings):
     first = await client.post("/posts", json=POST, headers=as_user(settings, 1, "old"))
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await session.execute(update(idempotency_keys).values(expires_at=func.now() - text("interval '1 second'")))
 
     again = await client.post("/posts", json=POST, headers=as_user(settings, 1, "old"))
     assert again.status_code == 201 and again.json()["id"] != first.json()["id"]
 
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await session.execute(update(idempotency_keys).values(expires_at=func.now() - text("interval '1 second'")))
-    assert await purge_expired(app.state.database, idempotency_keys, batch_size=1) == 1
+    assert await purge_expired(app_state(app).database, idempotency_keys, batch_size=1) == 1
     assert await count(app, select(func.count()).select_from(idempotency_keys)) == 0
 
 

@@ -3,7 +3,7 @@ never a 500; ordinary text, however unusual, still reaches the real database."""
 
 import pytest
 
-from tally_shared.identity import IDENTITY_HEADER, Caller, sign_identity
+from tally_shared.web import IDENTITY_HEADER, Caller, sign_identity
 
 NUL = "\x00"
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from posts.events import HANDLERS
 from posts.models import inbox, users
-from tally_shared.consumer import EventConsumer
-from tally_shared.events import Envelope, UserRegistered
+from tally_shared.events import Envelope, EventConsumer, UserRegistered
+from tally_shared.web import app_state
 from tally_testing import declare_service_queue_for, publish_envelopes
 
 
@@ -37,7 +37,7 @@ async def wait_for(condition, timeout: float = 15.0):
 
 
 async def test_user_registered_reaches_the_replica_once(app, settings):
-    database = app.state.database
+    database = app_state(app).database
     consumer = EventConsumer(database=database, inbox=inbox, settings=settings, handlers=HANDLERS)
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))

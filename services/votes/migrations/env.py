@@ -1,4 +1,4 @@
-from tally_shared.migrations import run_migrations
+from tally_shared.db import run_migrations
 from votes.models import metadata
 from votes.settings import VotesSettings
 

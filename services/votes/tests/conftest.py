@@ -9,7 +9,8 @@ from tally_testing import prepare_service_database
 
 DATABASE_URL = prepare_service_database("votes", Path(__file__).parents[1] / "alembic.ini")
 
-from tally_shared.internal_client import InternalClient  # noqa: E402
+from tally_shared.internal import PostsClient  # noqa: E402
+from tally_shared.web import app_state, resource  # noqa: E402
 from votes.app import create_app  # noqa: E402  (needs the test database URL set above)
 from votes.settings import VotesSettings  # noqa: E402
 
@@ -40,10 +41,9 @@ def posts_service() -> FakePostsService:
 async def app(posts_service: FakePostsService) -> AsyncIterator:
     settings = VotesSettings(database_url=DATABASE_URL)
     app = create_app(settings)
-    app.state.posts_service = InternalClient(
-        "http://posts", settings, transport=httpx.MockTransport(posts_service.handle)
-    )
-    async with app.state.database.transaction() as session:
+    posts_client = PostsClient("http://posts", settings, transport=httpx.MockTransport(posts_service.handle))
+    app.dependency_overrides[resource(PostsClient)] = lambda: posts_client
+    async with app_state(app).database.transaction() as session:
         await session.execute(
             text(
                 "TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox,"
@@ -51,8 +51,8 @@ async def app(posts_service: FakePostsService) -> AsyncIterator:
             )
         )
     yield app
-    await app.state.posts_service.close()
-    await app.state.database.dispose()
+    await posts_client.close()
+    await app_state(app).database.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tally_shared import dbsetup
+from tally_shared.db import setup as dbsetup
 from tally_testing import database_url_for_tests
 from votes.app import create_app
 from votes.settings import VotesSettings

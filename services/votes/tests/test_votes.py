@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select, text
 
 from tally_shared.events import Envelope, PostCreated, PostDeleted, UserDeleted
-from tally_shared.identity import IDENTITY_HEADER, SERVICE_HEADER, Caller, sign_identity, sign_service
 from tally_shared.settings import DEVELOPMENT_INTERNAL_SECRET
+from tally_shared.web import IDENTITY_HEADER, SERVICE_HEADER, Caller, app_state, sign_identity, sign_service
 from votes import repository
 from votes.events import HANDLERS
 from votes.models import outbox, posts
@@ -22,7 +22,7 @@ async def vote(client, user_id: int, post_id: int, direction: int = 1):
 
 
 async def apply(app, event) -> None:
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         await HANDLERS[type(event)](session, event, Envelope.wrap(event, producer="test", request_id=None))
 
 
@@ -40,13 +40,13 @@ async def known_post(app, post_id: int, owner_id: int = 1, published: bool = Tru
 
 
 async def events(app) -> list[tuple[str, dict]]:
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         rows = (await session.execute(select(outbox.c.event_type, outbox.c.envelope).order_by(outbox.c.id))).all()
     return [(row.event_type, row.envelope["data"]) for row in rows]
 
 
 async def scalar(app, sql: str):
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         return await session.scalar(text(sql))
 
 
@@ -70,7 +70,7 @@ async def test_a_vote_writes_and_locks_nothing_other_voters_of_the_post_need(app
     # xmin changes with a write, xmax is set by a row lock (a foreign key check would take one).
     row_version = "SELECT xmin::text || '/' || xmax::text FROM votes.posts WHERE id = 11"
     version_before = await scalar(app, row_version)
-    database = app.state.database
+    database = app_state(app).database
     async with database.transaction() as held_open:
         await repository.lock_vote(held_open, user_id=2, post_id=11)
         assert await repository.cast_vote(held_open, user_id=2, post_id=11)
@@ -86,7 +86,7 @@ async def test_a_vote_writes_and_locks_nothing_other_voters_of_the_post_need(app
 async def test_a_recount_waits_for_votes_in_progress_and_moves_the_post_to_a_new_epoch(app, client):
     await known_post(app, 12)
     assert (await vote(client, 2, 12)).status_code == 201
-    database = app.state.database
+    database = app_state(app).database
     async with database.transaction() as voter:
         await repository.lock_vote(voter, user_id=3, post_id=12)
         assert await repository.cast_vote(voter, user_id=3, post_id=12)
@@ -186,7 +186,7 @@ async def test_tallies_recount_live_posts_at_a_new_epoch(app, client):
         ]
     }
     assert again.json() == {"tallies": [{"post_id": 70, "votes": 2, "count_epoch": 2}]}
-    async with app.state.database.transaction() as session:
+    async with app_state(app).database.transaction() as session:
         assert (await session.execute(select(posts.c.count_epoch).where(posts.c.id == 70))).scalar_one() == 2
 
 

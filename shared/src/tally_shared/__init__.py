@@ -1,13 +1,14 @@
-"""The package Tally's services have in common.
+"""The package Tally's services have in common, in five parts and two modules:
 
-Modules: `settings`, `database`, `events` (envelope and event types), `outbox`
-(write events with the change), `relay` (publish them), `broker` (topology),
-`consumer` (apply them exactly once), `identity` (the gateway's assertion of
-who is calling), `http` (middleware, health, readiness, metrics), `errors`,
-`telemetry` (OpenTelemetry tracing; `tracing_sdk`, loaded only by a traced
-process), `text` (text fields PostgreSQL can store), `idempotency`
-(`Idempotency-Key` on writes), `expiry` (purging rows whose time is up),
-`migrations`, `dbsetup`, `preflight`, `process`.
+- `db`: PostgreSQL: the engine and the one unit of work, migrations, setup, preflight.
+- `events`: the event backbone: events, outbox, relay, broker, inbox, consumer, AsyncAPI.
+- `web`: what every HTTP app has: app factory, middleware, dependencies, errors, inputs.
+- `internal`: the internal HTTP contracts between services, with their typed clients.
+- `telemetry`: logs, metrics and traces.
+- `settings`: the settings every process reads; `process`: how a long-running process stops.
+
+Import from the parts (`from tally_shared.web import SessionDep`): each declares its public
+names in `__all__`; the modules inside them are how a part is built.
 """
 
 __all__: list[str] = []

@@ -23,11 +23,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from tally_shared import dbsetup
-from tally_shared.broker import Topology, declare_service_queue
-from tally_shared.events import Envelope
-from tally_shared.identity import Caller, VerifiedIdentities
+from tally_shared.db import setup as dbsetup
+from tally_shared.events import Envelope, Topology, declare_service_queue
 from tally_shared.settings import ServiceSettings
+from tally_shared.web import Caller, VerifiedIdentities
 
 TEST_DATABASE = os.environ.get("TALLY_TEST_DATABASE", "tally_test")
 AMQP_URL = os.environ.get("TALLY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -6,8 +6,10 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import MetaData
 
-from tally_shared.migrations import create_outbox_table
+from tally_shared.events import outbox_table
+from tally_shared.db import create_tables
 
 revision = "0001"
 down_revision = None
@@ -25,7 +27,7 @@ def upgrade() -> None:
         schema="auth",
     )
     op.execute("CREATE UNIQUE INDEX uq_users_email_lower ON auth.users (lower(email))")
-    create_outbox_table("auth")
+    create_tables(outbox_table(MetaData(schema="auth")))
 
 
 def downgrade() -> None:

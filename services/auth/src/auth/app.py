@@ -3,15 +3,20 @@
 from fastapi import FastAPI
 
 from auth.keys import KeyRing
+from auth.models import idempotency_keys
 from auth.routes import router
 from auth.service import AuthService
 from auth.settings import AuthSettings
-from tally_shared.http import create_service_app
+from tally_shared.web import create_service_app
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
     settings = settings or AuthSettings()
-    app = create_service_app(settings, title="Tally auth", routers=[router])
-    app.state.keyring = KeyRing(settings)
-    app.state.auth_service = AuthService(settings, app.state.keyring)
-    return app
+    keyring = KeyRing(settings)
+    return create_service_app(
+        settings,
+        title="Tally auth",
+        routers=[router],
+        idempotency_keys=idempotency_keys,
+        resources=[keyring, AuthService(settings, keyring)],
+    )

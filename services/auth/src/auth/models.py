@@ -2,8 +2,8 @@
 
 from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, LargeBinary, MetaData, String, Table, Text, func
 
-from tally_shared.idempotency import idempotency_keys_table
-from tally_shared.outbox import outbox_table
+from tally_shared.events import outbox_table
+from tally_shared.web import idempotency_keys_table
 
 metadata = MetaData(schema="auth")
 

@@ -2,7 +2,7 @@
 
 from auth.models import idempotency_keys, login_failures, outbox
 from auth.settings import AuthSettings
-from tally_shared.relay import run_relay
+from tally_shared.events import run_relay
 
 
 def main() -> None:

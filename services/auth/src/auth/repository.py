@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import login_failures, users
-from tally_shared.database import AnyRow
+from tally_shared.db import AnyRow
 
 
 async def add_user(session: AsyncSession, *, email: str, password_hash: str) -> AnyRow | None:

@@ -4,34 +4,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.keys import KeyRing
-from auth.models import idempotency_keys
 from auth.schemas import JWKS, LoginForm, Token, UserCreate, UserRead
 from auth.service import AuthService, InvalidCredentialsError
-from tally_shared.database import AnyRow
-from tally_shared.errors import error_response
-from tally_shared.http import current_caller, session_dependency
-from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
-from tally_shared.identity import CLIENT_ADDRESS_HEADER, Caller
-from tally_shared.inputs import IdInPath
-from tally_shared.openapi import error_responses
+from tally_shared.db import AnyRow
+from tally_shared.web import (
+    CLIENT_ADDRESS_HEADER,
+    CurrentCaller,
+    Idempotency,
+    IdInPath,
+    SessionDep,
+    error_response,
+    error_responses,
+    idempotency_openapi,
+    resource,
+)
 
 router = APIRouter()
 
-SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
-CurrentCaller = Annotated[Caller, Depends(current_caller)]
 UserId = IdInPath
-Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
-
-
-async def get_service(request: Request) -> AuthService:
-    auth_service: AuthService = request.app.state.auth_service
-    return auth_service
-
-
-ServiceDep = Annotated[AuthService, Depends(get_service)]
+ServiceDep = Annotated[AuthService, Depends(resource(AuthService))]
+KeyRingDep = Annotated[KeyRing, Depends(resource(KeyRing))]
 
 
 async def client_address(request: Request) -> str:
@@ -117,7 +111,6 @@ async def read_user(id: UserId, caller: CurrentCaller, session: SessionDep, serv
 
 
 @router.get("/.well-known/jwks.json", response_model=JWKS, tags=["Authentication"])
-async def jwks(request: Request) -> dict[str, list[dict[str, Any]]]:
+async def jwks(keyring: KeyRingDep) -> dict[str, list[dict[str, Any]]]:
     """The public keys that verify the tokens this service signs."""
-    keyring: KeyRing = request.app.state.keyring
     return keyring.jwks()

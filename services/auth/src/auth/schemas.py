@@ -8,7 +8,7 @@ from fastapi import Form
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from tally_shared.text import RefuseNul, StorableText
+from tally_shared.web import RefuseNul, StorableText
 
 
 def _case_insensitive(name: str) -> str:

@@ -14,10 +14,9 @@ from auth import repository
 from auth.keys import ALGORITHM, KeyRing
 from auth.models import outbox
 from auth.settings import AuthSettings
-from tally_shared.database import AnyRow
-from tally_shared.errors import ConflictError, DomainError, NotFoundError
-from tally_shared.events import UserDeleted, UserRegistered
-from tally_shared.outbox import record_event
+from tally_shared.db import AnyRow
+from tally_shared.events import UserDeleted, UserRegistered, record_event
+from tally_shared.web import ConflictError, DomainError, NotFoundError
 
 
 class EmailTakenError(ConflictError):

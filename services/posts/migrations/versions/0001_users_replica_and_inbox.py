@@ -6,8 +6,10 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import MetaData
 
-from tally_shared.migrations import create_inbox_table
+from tally_shared.events import inbox_table
+from tally_shared.db import create_tables
 
 revision = "0001"
 down_revision = None
@@ -23,7 +25,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         schema="posts",
     )
-    create_inbox_table("posts")
+    create_tables(inbox_table(MetaData(schema="posts")))
 
 
 def downgrade() -> None:

@@ -6,8 +6,10 @@ Revises: 0001
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import MetaData
 
-from tally_shared.migrations import create_outbox_table
+from tally_shared.events import outbox_table
+from tally_shared.db import create_tables
 
 revision = "0002"
 down_revision = "0001"
@@ -34,7 +36,7 @@ def upgrade() -> None:
     op.execute("CREATE INDEX ix_posts_new ON posts.posts (created_at DESC, id DESC)")
     op.execute("CREATE INDEX ix_posts_top ON posts.posts (votes DESC, created_at DESC, id DESC)")
     op.create_index("ix_posts_owner_id", "posts", ["owner_id"], schema="posts")
-    create_outbox_table("posts")
+    create_tables(outbox_table(MetaData(schema="posts")))
 
 
 def downgrade() -> None:

@@ -2,10 +2,16 @@
 
 from fastapi import FastAPI
 
-from posts.routes import internal_router, router
+from posts.models import idempotency_keys
+from posts.routes import internal, router
 from posts.settings import PostsSettings
-from tally_shared.http import create_service_app
+from tally_shared.web import create_service_app
 
 
 def create_app(settings: PostsSettings | None = None) -> FastAPI:
-    return create_service_app(settings or PostsSettings(), title="Tally posts", routers=[router, internal_router])
+    return create_service_app(
+        settings or PostsSettings(),
+        title="Tally posts",
+        routers=[router, internal],
+        idempotency_keys=idempotency_keys,
+    )

@@ -5,8 +5,17 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts import repository, service
-from tally_shared.consumer import BatchHandler, Handler
-from tally_shared.events import Envelope, Event, UserDeleted, UserRegistered, VoteCast, VoteChanged, VoteRetracted
+from tally_shared.events import (
+    BatchHandler,
+    Envelope,
+    Event,
+    Handler,
+    UserDeleted,
+    UserRegistered,
+    VoteCast,
+    VoteChanged,
+    VoteRetracted,
+)
 
 logger = logging.getLogger(__name__)
 

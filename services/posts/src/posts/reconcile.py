@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from posts import repository
 from posts.settings import PostsSettings
-from tally_shared.database import Database, database_for
-from tally_shared.internal_client import InternalClient, ServiceUnavailableError
-from tally_shared.observability import configure_logging
+from tally_shared.db import Database, database_for
+from tally_shared.internal import VotesClient
 from tally_shared.process import run_until_signalled
+from tally_shared.telemetry import configure_logging
+from tally_shared.web import ServiceUnavailableError
 
 logger = logging.getLogger("posts.reconcile")
 # Every post of a page is locked while the votes service recounts it.
@@ -30,7 +31,7 @@ class Report:
     fixed: int = 0
 
 
-async def reconcile(database: Database, votes: InternalClient, *, page_size: int = PAGE_SIZE) -> Report:
+async def reconcile(database: Database, votes: VotesClient, *, page_size: int = PAGE_SIZE) -> Report:
     """Recounts every post, a page at a time.
 
     Each page's rows stay locked from before the recount until its counts are
@@ -47,9 +48,7 @@ async def reconcile(database: Database, votes: InternalClient, *, page_size: int
             if not page:
                 return report
             post_ids = [row.id for row in page]
-            response = await votes.request("POST", "/internal/tallies", json={"post_ids": post_ids})
-            response.raise_for_status()
-            recounted = {t["post_id"]: (t["votes"], t["count_epoch"]) for t in response.json()["tallies"]}
+            recounted = {tally.post_id: (tally.votes, tally.count_epoch) for tally in await votes.tallies(post_ids)}
             # A post the votes service has never heard of has no votes, and no vote event on its way.
             truths = [(post_id, *recounted.get(post_id, (0, 0))) for post_id in post_ids]
             for post_id, old, new in await repository.reset_counts(session, truths):
@@ -62,13 +61,13 @@ async def reconcile(database: Database, votes: InternalClient, *, page_size: int
 async def reconcile_until(stop: asyncio.Event, every: float | None) -> None:
     settings = PostsSettings()
     database = database_for(settings, "posts-reconcile", pool_size=1)
-    votes = InternalClient(settings.votes_url, settings, timeout=5)
+    votes = VotesClient(settings.votes_url, settings, timeout=5)
     try:
         while not stop.is_set():
             try:
                 report = await reconcile(database, votes)
             except ServiceUnavailableError as error:
-                logger.error("the votes service is unavailable (%s); nothing more was reconciled", error)
+                logger.error("%s; nothing more was reconciled", error)
                 if not every:
                     raise SystemExit(1) from error
             else:

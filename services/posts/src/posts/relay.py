@@ -2,7 +2,7 @@
 
 from posts.models import idempotency_keys, outbox
 from posts.settings import PostsSettings
-from tally_shared.relay import run_relay
+from tally_shared.events import run_relay
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from posts.models import Snapshot, count_changes, posts, users
-from tally_shared.database import AnyRow
+from tally_shared.db import AnyRow
 
 FeedOrder = Literal["new", "top"]
 

@@ -2,30 +2,30 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request, Response, status
 
 from posts import repository, service
-from posts.models import idempotency_keys
 from posts.repository import FeedOrder
-from posts.schemas import PostIn, PostRead, PostReplica, PostWithVotes, TitleSearch
-from tally_shared.database import AnyRow
-from tally_shared.http import calling_service, current_caller, session_dependency
-from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
-from tally_shared.identity import Caller
-from tally_shared.inputs import IdInPath
-from tally_shared.openapi import error_responses
+from posts.schemas import PostIn, PostRead, PostWithVotes, TitleSearch
+from tally_shared.db import AnyRow
+from tally_shared.internal import POST_REPLICA_ROUTE, PostReplica
+from tally_shared.web import (
+    CurrentCaller,
+    Idempotency,
+    IdInPath,
+    SessionDep,
+    error_responses,
+    idempotency_openapi,
+    internal_router,
+)
 
 router = APIRouter(tags=["Posts"])
-internal_router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
+internal = internal_router()
 
 POST_NOT_FOUND = {404: "No such post, or someone else's draft"}
 NOT_THE_OWNER = {403: "The post is not the caller's"}
 
-SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
-CurrentCaller = Annotated[Caller, Depends(current_caller)]
 PostId = IdInPath
-Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
 
 
 @router.get(
@@ -127,7 +127,7 @@ async def delete_post(id: PostId, caller: CurrentCaller, session: SessionDep, id
     )
 
 
-@internal_router.get("/posts/{id}", response_model=PostReplica)
+@internal.get(POST_REPLICA_ROUTE, response_model=PostReplica)
 async def post_for_replica(id: PostId, session: SessionDep) -> AnyRow:
     """What the votes service needs of a post its replica does not have yet."""
     row = await repository.post_replica(session, id)

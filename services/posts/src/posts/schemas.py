@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from tally_shared.text import RefuseNul
+from tally_shared.web import RefuseNul
 
 # Not blank: at least one character that is not whitespace.
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S"), RefuseNul]
@@ -49,15 +49,6 @@ class PostWithVotes(BaseModel):
 
     post: PostRead = Field(alias="Post")
     votes: int
-
-
-class PostReplica(BaseModel):
-    """What the votes service needs to know of a post (internal route)."""
-
-    id: int
-    owner_id: int
-    published: bool
-    revision: int
 
 
 class NewCursor(BaseModel):

@@ -14,11 +14,9 @@ from posts import repository
 from posts.models import outbox
 from posts.repository import FeedOrder
 from posts.schemas import Cursor, NewCursor, PostIn, TopCursor
-from tally_shared.database import AnyRow
-from tally_shared.errors import AccountDeletedError, DomainError, ForbiddenError, NotFoundError
-from tally_shared.events import Event, PostCreated, PostDeleted, PostUpdated
-from tally_shared.identity import Caller
-from tally_shared.outbox import record_event
+from tally_shared.db import AnyRow
+from tally_shared.events import Event, PostCreated, PostDeleted, PostUpdated, record_event
+from tally_shared.web import AccountDeletedError, Caller, DomainError, ForbiddenError, NotFoundError
 
 PRODUCER = "posts"
 # How long a `top` walk may last: its pages need the count changes made since it began,

@@ -3,7 +3,7 @@
 from posts.events import BATCH_HANDLERS, HANDLERS
 from posts.models import inbox
 from posts.settings import PostsSettings
-from tally_shared.consumer import run_worker
+from tally_shared.events import run_worker
 
 
 def main() -> None:

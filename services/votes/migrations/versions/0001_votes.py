@@ -6,8 +6,10 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import MetaData
 
-from tally_shared.migrations import create_inbox_table, create_outbox_table
+from tally_shared.events import inbox_table, outbox_table
+from tally_shared.db import create_tables
 
 revision = "0001"
 down_revision = None
@@ -42,8 +44,8 @@ def upgrade() -> None:
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         schema="votes",
     )
-    create_inbox_table("votes")
-    create_outbox_table("votes")
+    shared_tables = MetaData(schema="votes")
+    create_tables(inbox_table(shared_tables), outbox_table(shared_tables))
 
 
 def downgrade() -> None:

@@ -5,8 +5,10 @@ Revises: 0002
 """
 
 from alembic import op
+from sqlalchemy import MetaData
 
-from tally_shared.migrations import create_idempotency_keys_table
+from tally_shared.web import idempotency_keys_table
+from tally_shared.db import create_tables
 
 revision = "0003"
 down_revision = "0002"
@@ -15,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_idempotency_keys_table("votes")
+    create_tables(idempotency_keys_table(MetaData(schema="votes")))
 
 
 def downgrade() -> None:

@@ -2,17 +2,21 @@
 
 from fastapi import FastAPI
 
-from tally_shared.http import create_service_app
-from tally_shared.internal_client import InternalClient
-from votes.routes import internal_router, router
+from tally_shared.internal import PostsClient
+from tally_shared.web import create_service_app
+from votes.models import idempotency_keys
+from votes.routes import internal, router
 from votes.settings import VotesSettings
 
 
 def create_app(settings: VotesSettings | None = None) -> FastAPI:
     settings = settings or VotesSettings()
-    posts_service = InternalClient(settings.posts_url, settings)
-    app = create_service_app(
-        settings, title="Tally votes", routers=[router, internal_router], on_shutdown=[posts_service.close]
+    posts = PostsClient(settings.posts_url, settings)
+    return create_service_app(
+        settings,
+        title="Tally votes",
+        routers=[router, internal],
+        idempotency_keys=idempotency_keys,
+        resources=[posts],
+        on_shutdown=[posts.close],
     )
-    app.state.posts_service = posts_service
-    return app

@@ -4,8 +4,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.consumer import Handler
-from tally_shared.events import Envelope, Event, PostCreated, PostDeleted, PostUpdated, UserDeleted
+from tally_shared.events import Envelope, Event, Handler, PostCreated, PostDeleted, PostUpdated, UserDeleted
 from votes import repository, service
 
 logger = logging.getLogger(__name__)

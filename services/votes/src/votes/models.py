@@ -13,9 +13,8 @@ from sqlalchemy import (
     func,
 )
 
-from tally_shared.consumer import inbox_table
-from tally_shared.idempotency import idempotency_keys_table
-from tally_shared.outbox import outbox_table
+from tally_shared.events import inbox_table, outbox_table
+from tally_shared.web import idempotency_keys_table
 
 metadata = MetaData(schema="votes")
 

@@ -1,6 +1,6 @@
 """The votes service's outbox relay process: `python -m votes.relay`."""
 
-from tally_shared.relay import run_relay
+from tally_shared.events import run_relay
 from votes.models import idempotency_keys, outbox
 from votes.settings import VotesSettings
 

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.database import AnyRow
+from tally_shared.db import AnyRow
 from votes.models import deleted_users, posts, votes
 
 

@@ -2,29 +2,25 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Response, status
 
-from tally_shared.http import calling_service, current_caller, session_dependency
-from tally_shared.idempotency import IdempotentWrite, idempotency_openapi, idempotent_write
-from tally_shared.identity import Caller
-from tally_shared.internal_client import InternalClient
-from tally_shared.openapi import error_responses
+from tally_shared.internal import TALLIES_ROUTE, PostsClient, TalliesRequest, TalliesResponse
+from tally_shared.web import (
+    CurrentCaller,
+    Idempotency,
+    SessionDep,
+    error_responses,
+    idempotency_openapi,
+    internal_router,
+    resource,
+)
 from votes import service
-from votes.models import idempotency_keys
-from votes.schemas import TalliesRequest, TalliesResponse, VoteIn, VoteResult
+from votes.schemas import VoteIn, VoteResult
 
 router = APIRouter(tags=["Votes"])
-internal_router = APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
+internal = internal_router()
 
-SessionDep = Annotated[AsyncSession, Depends(session_dependency, scope="function")]
-CurrentCaller = Annotated[Caller, Depends(current_caller)]
-Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write(idempotency_keys))]
-
-
-async def posts_service(request: Request) -> InternalClient:
-    client: InternalClient = request.app.state.posts_service
-    return client
+PostsService = Annotated[PostsClient, Depends(resource(PostsClient))]
 
 
 @router.post(
@@ -45,7 +41,7 @@ async def vote(
     body: VoteIn,
     caller: CurrentCaller,
     session: SessionDep,
-    posts: Annotated[InternalClient, Depends(posts_service)],
+    posts: PostsService,
     idempotency: Idempotency,
 ) -> Response:
     """Add (`dir: 1`) or remove (`dir: 0`) the caller's vote on a post."""
@@ -57,7 +53,7 @@ async def vote(
     return await idempotency.respond(cast_or_retract, status_code=status.HTTP_201_CREATED, model=VoteResult)
 
 
-@internal_router.post("/tallies", response_model=TalliesResponse)
+@internal.post(TALLIES_ROUTE, response_model=TalliesResponse)
 async def tallies(body: TalliesRequest, session: SessionDep) -> TalliesResponse:
     """The true counts of the given posts, each at a new count epoch, for the posts service's reconciliation."""
     return TalliesResponse(tallies=await service.tallies(session, body.post_ids))

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from tally_shared.inputs import IdInBody as PostId
-from tally_shared.inputs import RefuseTextAndBooleans
+from tally_shared.web import IdInBody as PostId
+from tally_shared.web import RefuseTextAndBooleans
 
 
 class VoteIn(BaseModel):
@@ -16,18 +16,3 @@ class VoteIn(BaseModel):
 
 class VoteResult(BaseModel):
     message: str
-
-
-class TalliesRequest(BaseModel):
-    # Each post is locked for its recount: a bounded page keeps PostgreSQL's lock table small.
-    post_ids: list[PostId] = Field(max_length=1_000)
-
-
-class Tally(BaseModel):
-    post_id: int
-    votes: int
-    count_epoch: int
-
-
-class TalliesResponse(BaseModel):
-    tallies: list[Tally]

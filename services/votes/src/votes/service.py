@@ -4,23 +4,15 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.database import AnyRow
-from tally_shared.errors import AccountDeletedError, ConflictError, NotFoundError, UnavailableError
-from tally_shared.events import VoteCast, VoteChanged, VoteRetracted
-from tally_shared.identity import Caller
-from tally_shared.internal_client import InternalClient, ServiceUnavailableError
-from tally_shared.outbox import record_event
+from tally_shared.db import AnyRow
+from tally_shared.events import VoteCast, VoteChanged, VoteRetracted, record_event
+from tally_shared.internal import PostsClient, Tally
+from tally_shared.web import AccountDeletedError, Caller, ConflictError, NotFoundError, ServiceUnavailableError
 from votes import repository
 from votes.models import outbox
-from votes.schemas import Tally
 
 logger = logging.getLogger(__name__)
 PRODUCER = "votes"
-
-
-class PostNotFoundError(NotFoundError):
-    def __init__(self, post_id: int) -> None:
-        super().__init__(f"post with id: {post_id} does not exist")
 
 
 class AlreadyVotedError(ConflictError):
@@ -32,11 +24,12 @@ class VoteNotFoundError(NotFoundError):
     detail = "Vote does not exist"
 
 
-class PostsServiceUnavailableError(UnavailableError):
-    detail = "Could not check the post right now, try again"
+def post_not_found(post_id: int) -> NotFoundError:
+    # The tutorial's words, which its clients may show.
+    return NotFoundError(f"post with id: {post_id} does not exist")
 
 
-async def _read_through(session: AsyncSession, post_id: int, posts_service: InternalClient) -> AnyRow | None:
+async def _read_through(session: AsyncSession, post_id: int, posts_service: PostsClient) -> AnyRow | None:
     """The post from the posts service, for a post whose `post.created` is still on its way.
 
     Asking is rare (only for a post created in the last moments) and makes a
@@ -44,27 +37,21 @@ async def _read_through(session: AsyncSession, post_id: int, posts_service: Inte
     The answer goes into the replica, ordered by revision like the events.
     """
     try:
-        response = await posts_service.request("GET", f"/internal/posts/{post_id}")
+        found = await posts_service.post_replica(post_id)
     except ServiceUnavailableError as error:
-        logger.warning("post %d is not in the replica and the posts service is unavailable: %s", post_id, error)
-        raise PostsServiceUnavailableError() from error
-    if response.status_code == 404:
+        logger.warning("post %d is not in the replica, and %s", post_id, error)
+        raise
+    if found is None:
         return None
-    response.raise_for_status()
-    found = response.json()
     logger.info("post %d read through from the posts service ahead of its event", post_id)
     await repository.upsert_post(
-        session,
-        post_id=found["id"],
-        owner_id=found["owner_id"],
-        published=found["published"],
-        revision=found["revision"],
+        session, post_id=found.id, owner_id=found.owner_id, published=found.published, revision=found.revision
     )
     return await repository.post(session, post_id)
 
 
 async def vote(
-    session: AsyncSession, caller: Caller, *, post_id: int, direction: int, posts_service: InternalClient
+    session: AsyncSession, caller: Caller, *, post_id: int, direction: int, posts_service: PostsClient
 ) -> str:
     """Adds or removes the caller's vote and records its +1 or -1 for the posts service.
 
@@ -78,7 +65,7 @@ async def vote(
     post = known if known.id is not None else await _read_through(session, post_id, posts_service)
     # Someone else's draft does not exist, as far as the caller can tell.
     if post is None or post.deleted or not (post.published or post.owner_id == caller.user_id):
-        raise PostNotFoundError(post_id)
+        raise post_not_found(post_id)
     event_class: type[VoteChanged]
     if direction == 1:
         if not await repository.cast_vote(session, user_id=caller.user_id, post_id=post_id):

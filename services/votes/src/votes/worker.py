@@ -1,6 +1,6 @@
 """The votes service's event consumer process: `python -m votes.worker`."""
 
-from tally_shared.consumer import run_worker
+from tally_shared.events import run_worker
 from votes.events import HANDLERS
 from votes.models import inbox
 from votes.settings import VotesSettings

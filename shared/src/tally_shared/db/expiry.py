@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnClause, Table, delete, func, literal_column, select
 
-from tally_shared.database import Database, is_transient
+from tally_shared.db.database import Database, is_transient
 
 logger = logging.getLogger(__name__)
 

@@ -19,23 +19,18 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, StatusCode
 from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.broker import Topology, connect, declare_service_queue
-from tally_shared.database import Database, database_for, is_transient
-from tally_shared.events import Envelope, Event, UnknownEventError
-from tally_shared.observability import (
-    EVENTS_CONSUMED,
-    EVENTS_DUPLICATES,
-    EVENTS_REJECTED,
-    configure_logging,
-    request_id_var,
-)
+from tally_shared.db.database import Database, database_for, is_transient
+from tally_shared.events.broker import Topology, connect, declare_service_queue
+from tally_shared.events.models import Envelope, Event, UnknownEventError
 from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
-from tally_shared.telemetry import configure_tracing, trace_context_from
+from tally_shared.telemetry.logs import configure_logging, request_id_var
+from tally_shared.telemetry.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATES, EVENTS_REJECTED
+from tally_shared.telemetry.tracing import configure_tracing, trace_context_from
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -51,17 +46,6 @@ events, whose +1 and -1 add up the same in any order): the batch handler can
 then use one statement for many events, in an order that takes row locks
 consistently.
 """
-
-
-def inbox_table(metadata: MetaData) -> Table:
-    """The ids of the events a service has applied, written with their effects."""
-    return Table(
-        "inbox",
-        metadata,
-        Column("event_id", UUID(as_uuid=True), primary_key=True),
-        Column("event_type", String(100), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
 
 
 @dataclass(frozen=True)

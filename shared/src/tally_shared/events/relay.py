@@ -20,18 +20,14 @@ from opentelemetry import context
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.broker import Topology, connect, declare_events_exchange
-from tally_shared.database import AnyRow, Database, database_for
-from tally_shared.expiry import keep_purging
-from tally_shared.observability import (
-    EVENTS_PUBLISH_FAILURES,
-    EVENTS_PUBLISHED,
-    REQUEST_ID_HEADER,
-    configure_logging,
-)
+from tally_shared.db.database import AnyRow, Database, database_for
+from tally_shared.db.expiry import keep_purging
+from tally_shared.events.broker import Topology, connect, declare_events_exchange
 from tally_shared.process import run_until_signalled
 from tally_shared.settings import ServiceSettings
-from tally_shared.telemetry import configure_tracing, trace_context_from
+from tally_shared.telemetry.logs import REQUEST_ID_HEADER, configure_logging
+from tally_shared.telemetry.metrics import EVENTS_PUBLISH_FAILURES, EVENTS_PUBLISHED
+from tally_shared.telemetry.tracing import configure_tracing, trace_context_from
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ the extensions a service's migrations need: only a superuser may create them,
 so this creates them, in the schema `extensions` of their own, and grants their
 service's role USAGE on that schema (not on anyone's tables).
 
-    python -m tally_shared.dbsetup auth=postgresql+psycopg2://tally_auth:pw@host/tally posts=...
-    python -m tally_shared.dbsetup --drop auth=...   # drop the databases (tests)
+    python -m tally_shared.db.setup auth=postgresql+psycopg2://tally_auth:pw@host/tally posts=...
+    python -m tally_shared.db.setup --drop auth=...   # drop the databases (tests)
 
 It connects with TALLY_ADMIN_DATABASE_URL (a superuser; default: postgres on
 127.0.0.1) and is safe to run again.

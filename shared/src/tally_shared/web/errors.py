@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from tally_shared.database import is_transient
+from tally_shared.db.database import is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,19 @@ class OverloadedError(UnavailableError):
 
 class DatabaseUnavailableError(UnavailableError):
     detail = "The database is unavailable or busy, try again"
+
+
+class ServiceUnavailableError(UnavailableError):
+    """Another Tally service did not answer, or answered with an error of its own; `reason`
+    (what went wrong, for the logs) is in `str(error)` but never in the answer to a client."""
+
+    def __init__(self, service: str, reason: str | None = None) -> None:
+        super().__init__(f"The {service} service is unavailable")
+        self.service = service
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.detail}: {self.reason}" if self.reason else self.detail
 
 
 def error_response(error: DomainError) -> JSONResponse:

@@ -51,7 +51,7 @@ def configure_tracing(service_name: str, *, span_processor: "SpanProcessor | Non
         if not any(os.environ.get(variable) for variable in OTLP_ENDPOINT_VARIABLES):
             return False
     # Imported only now: an untraced process does not even load the SDK.
-    from tally_shared.tracing_sdk import install_tracing
+    from tally_shared.telemetry.tracing_sdk import install_tracing
 
     install_tracing(service_name, span_processor)
     _configured = True

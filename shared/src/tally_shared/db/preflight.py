@@ -20,7 +20,7 @@ def reachable(host: str, port: int) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """Usage: python -m tally_shared.preflight POSTGRES_URL AMQP_URL"""
+    """Usage: python -m tally_shared.db.preflight POSTGRES_URL AMQP_URL"""
     postgres, amqp = URL(argv[0].replace("+psycopg2", "")), URL(argv[1])
     missing = [
         (name, url)

@@ -46,9 +46,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.errors import ConflictError
-from tally_shared.http import current_caller, session_dependency
-from tally_shared.identity import Caller
+from tally_shared.web.dependencies import CurrentCaller, SessionDep
+from tally_shared.web.errors import ConflictError
+from tally_shared.web.state import service_state
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -183,40 +183,42 @@ def _response(status_code: int, body: bytes, headers: dict[str, str] | None = No
     return Response(content=body, status_code=status_code, media_type=media_type, headers=headers)
 
 
-def idempotent_write(table: Table) -> Callable[..., Awaitable[IdempotentWrite]]:
-    """The dependency a write route takes to honour `Idempotency-Key`, storing answers in `table`.
+async def idempotent_write(
+    request: Request,
+    caller: CurrentCaller,
+    session: SessionDep,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY_HEADER,
+            min_length=1,
+            max_length=KEY_MAX_LENGTH,
+            pattern=KEY_PATTERN,
+            description="Optional. A key the client chooses (a UUID, say) so that retrying this write "
+            "is safe: a repeat with the same key and body, by the same user, within 24 hours, gets "
+            f"the first answer again with `{REPLAYED_HEADER}: true` and changes nothing.",
+        ),
+    ] = None,
+) -> IdempotentWrite:
+    """The dependency a write route takes to honour `Idempotency-Key` (as `Idempotency`).
 
-    It shares the route's transaction (`session_dependency`, function scope), so the
-    stored answer commits with the write.
+    It shares the route's transaction (`SessionDep`), so the stored answer commits with
+    the write, in the table the service gave `create_service_app` as `idempotency_keys`.
     """
+    state = service_state(request)
+    if state.idempotency_keys is None:
+        raise LookupError("create_service_app was given no idempotency_keys table")
+    return IdempotentWrite(
+        session=session,
+        table=state.idempotency_keys,
+        caller_id=caller.user_id,
+        key=key,
+        fingerprint=request_fingerprint(request.method, request.url.path, await request.body()),
+        lifetime=timedelta(seconds=state.settings.idempotency_key_lifetime_seconds),
+    )
 
-    async def dependency(
-        request: Request,
-        caller: Annotated[Caller, Depends(current_caller)],
-        session: Annotated[AsyncSession, Depends(session_dependency, scope="function")],
-        key: Annotated[
-            str | None,
-            Header(
-                alias=IDEMPOTENCY_KEY_HEADER,
-                min_length=1,
-                max_length=KEY_MAX_LENGTH,
-                pattern=KEY_PATTERN,
-                description="Optional. A key the client chooses (a UUID, say) so that retrying this write "
-                "is safe: a repeat with the same key and body, by the same user, within 24 hours, gets "
-                f"the first answer again with `{REPLAYED_HEADER}: true` and changes nothing.",
-            ),
-        ] = None,
-    ) -> IdempotentWrite:
-        return IdempotentWrite(
-            session=session,
-            table=table,
-            caller_id=caller.user_id,
-            key=key,
-            fingerprint=request_fingerprint(request.method, request.url.path, await request.body()),
-            lifetime=timedelta(seconds=request.app.state.settings.idempotency_key_lifetime_seconds),
-        )
 
-    return dependency
+Idempotency = Annotated[IdempotentWrite, Depends(idempotent_write)]
 
 
 _ERROR_BODY = {

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tally_shared.broker import Topology
-from tally_shared.events import (
+from tally_shared.events.broker import Topology
+from tally_shared.events.models import (
     EVENT_TYPES,
     Envelope,
     Event,

@@ -18,9 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.events import Envelope, Event
-from tally_shared.observability import request_id_var
-from tally_shared.telemetry import current_trace_context
+from tally_shared.events.models import Envelope, Event
+from tally_shared.telemetry.logs import request_id_var
+from tally_shared.telemetry.tracing import current_trace_context
 
 
 def outbox_table(metadata: MetaData) -> Table:
