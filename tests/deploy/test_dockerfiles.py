@@ -159,3 +159,17 @@ def test_test_support_stays_out_of_the_image(name: str) -> None:
     assert "tally_testing" not in image(name).packages
     assert image(name).packages == {"tally_shared", name}
     assert not any(source.startswith("testing") for source in image(name).copied)
+
+
+def test_the_documented_build_commands_pair_each_target_with_its_package() -> None:
+    # `--target posts` with PACKAGE=services/votes would build a posts image that cannot start:
+    # every build command written down pairs them as compose does (build_args).
+    pattern = re.compile(r"(?:--target[ =]|--build-opt=target=)(\w+)\s+(?:--build-arg |--build-opt=build-arg=)(\S+)")
+    found = 0
+    for document in (DOCKERFILE, ROOT / "README.md", ROOT / "deploy" / "README.md"):
+        for target, argument in pattern.findall(document.read_text()):
+            if target in IMAGES:
+                variable, _, value = argument.partition("=")
+                assert {variable: value} == build_args(target), f"{document.relative_to(ROOT)}: {target} {argument}"
+                found += 1
+    assert found >= 3 * len(IMAGES)
