@@ -16,12 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-DOCKERFILES = {
-    "gateway": ROOT / "gateway" / "Dockerfile",
-    "auth": ROOT / "services" / "auth" / "Dockerfile",
-    "posts": ROOT / "services" / "posts" / "Dockerfile",
-    "votes": ROOT / "services" / "votes" / "Dockerfile",
-}
+# One Dockerfile for every image: each image is a stage of it (`--target <name>`), built
+# with its component's folder as PACKAGE (`--build-arg PACKAGE=<folder>`).
+DOCKERFILE = ROOT / "Dockerfile"
+IMAGES = {"gateway": "gateway", "auth": "services/auth", "posts": "services/posts", "votes": "services/votes"}
 # The port each image's API listens on (Procfile, API.md).
 API_PORTS = {"gateway": 8000, "auth": 8001, "posts": 8002, "votes": 8003}
 # The images that are not Tally's own, pinned: the trace viewer in compose, the OpenTelemetry
@@ -97,9 +95,18 @@ class Stage:
         return found[-1] if found else None
 
 
-def parse_dockerfile(path: Path) -> list[Stage]:
-    """The stages of a Dockerfile, with continuation lines joined and comments dropped."""
+def build_args(name: str) -> dict[str, str]:
+    """The build arguments of an image (compose and the README pass the same)."""
+    return {"PACKAGE": IMAGES[name]}
+
+
+def parse_dockerfile(path: Path, args: dict[str, str] | None = None) -> list[Stage]:
+    """The stages of a Dockerfile, with continuation lines joined and comments dropped, and
+    `$NAME`/`${NAME}` replaced by `args` (else the ARG's default) wherever an ARG declared it."""
+    args = args or {}
     stages: list[Stage] = []
+    declared: dict[str, str] = {}  # the ARGs in scope, with their values
+    global_args: dict[str, str] = {}
     logical, start = "", 0
     for number, raw in enumerate(path.read_text().splitlines(), start=1):
         stripped = raw.strip()
@@ -114,16 +121,53 @@ def parse_dockerfile(path: Path) -> list[Stage]:
             continue
         logical += stripped
         keyword, _, arguments = logical.partition(" ")
-        instruction = Instruction(keyword.upper(), arguments.strip(), start)
+        keyword, arguments = keyword.upper(), arguments.strip()
         logical = ""
+        if keyword == "ARG":
+            variable, has_default, default = arguments.partition("=")
+            inherited = global_args.get(variable, "") if stages else ""
+            declared[variable] = args.get(variable, default if has_default else inherited)
+        else:
+            for variable, value in declared.items():
+                arguments = re.sub(rf"\$(\{{{variable}\}}|{variable}\b)", value, arguments)
+        instruction = Instruction(keyword, arguments, start)
         if instruction.keyword == "FROM":
             parts = instruction.arguments.split()
             parts = [p for p in parts if not p.startswith("--platform")]
             name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
             stages.append(Stage(base=parts[0], name=name))
+            # An ARG before the first FROM is for FROM lines; a stage sees it only if it declares it again.
+            if len(stages) == 1:
+                global_args = declared
+            declared = {}
         elif stages:
             stages[-1].instructions.append(instruction)
     return stages
+
+
+def image_stages(name: str) -> list[Stage]:
+    """The stages `docker build --target <name>` builds, with PACKAGE set as for that image:
+    each stage merged with the stages it is FROM (so the last one is the whole image, from
+    its base image up), and only those the target needs (its own, and those it copies from)."""
+    stages = parse_dockerfile(DOCKERFILE, build_args(name))
+    named = {stage.name: stage for stage in stages if stage.name}
+    assert name in named, f"the Dockerfile has no stage {name!r} (docker build --target {name})"
+
+    def merged(stage: Stage) -> Stage:
+        if stage.base not in named:
+            return stage
+        parent = merged(named[stage.base])
+        return Stage(parent.base, stage.name, [*parent.instructions, *stage.instructions])
+
+    needed, pending = [name], [name]
+    while pending:
+        for instruction in merged(named[pending.pop()]).all("COPY"):
+            source = re.search(r"--from=(\S+)", instruction.arguments)
+            if source and source.group(1) in named and source.group(1) not in needed:
+                needed.append(source.group(1))
+                pending.append(source.group(1))
+    # In file order: a stage can only copy from one written before it, so the target comes last.
+    return [merged(stage) for stage in stages if stage.name in needed]
 
 
 def copy_sources(instruction: Instruction) -> tuple[list[str], str]:
@@ -137,7 +181,6 @@ class Image:
     """What the final stage of an image holds that the commands it runs need."""
 
     name: str
-    dockerfile: Path
     workdir: PurePosixPath
     # Where each repository path copied into the final stage ends up.
     copied: dict[str, PurePosixPath]
@@ -152,8 +195,7 @@ def _normalise(distribution: str) -> str:
 
 
 def image(name: str) -> Image:
-    dockerfile = DOCKERFILES[name]
-    stages = parse_dockerfile(dockerfile)
+    stages = image_stages(name)
     final = stages[-1]
     workdir = PurePosixPath("/")
     copied: dict[str, PurePosixPath] = {}
@@ -176,14 +218,14 @@ def image(name: str) -> Image:
                     packages |= {p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file()}
                     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
                     dependencies |= {_normalise(d) for d in meta.get("dependencies", [])}
-    return Image(name, dockerfile, workdir, copied, packages, dependencies)
+    return Image(name, workdir, copied, packages, dependencies)
 
 
 def image_for(reference: str) -> str | None:
     """Which Tally image an image reference (`tally/posts:dev`, `registry.example.com/tally/posts:1`) is."""
     repository = reference.rsplit("@", 1)[0]
     last = repository.rsplit("/", 1)[-1].split(":", 1)[0]
-    return last if last in DOCKERFILES and "/tally/" in f"/{repository}" else None
+    return last if last in IMAGES and "/tally/" in f"/{repository}" else None
 
 
 # ---- Kubernetes --------------------------------------------------------------

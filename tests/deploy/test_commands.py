@@ -1,5 +1,5 @@
-"""Every command a container runs exists in the image that runs it: the Dockerfiles' CMD and
-HEALTHCHECK, docker-compose.yml's `command` and health checks, and every Kubernetes
+"""Every command a container runs exists in the image that runs it: the CMD and HEALTHCHECK of
+each image's stage of the Dockerfile, docker-compose.yml's `command` and health checks, and every Kubernetes
 container's command and args in both overlays (init containers and CronJobs included).
 
   python -m X             X is found (importlib.util.find_spec) and belongs to the image's packages
@@ -19,16 +19,16 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 from deploy_support import (
-    DOCKERFILES,
     ENV_EXAMPLE,
+    IMAGES,
     OVERLAYS,
     ROOT,
     Image,
     compose_config,
     containers,
     image,
+    image_stages,
     kustomize,
-    parse_dockerfile,
     pod_templates,
 )
 
@@ -141,12 +141,12 @@ def _alembic_problem(built: Image) -> str | None:
 
 def dockerfile_commands() -> list[tuple[str, str, list[str]]]:
     found = []
-    for name, path in sorted(DOCKERFILES.items()):
-        final = parse_dockerfile(path)[-1]
-        found.append((f"{path.relative_to(ROOT)} CMD", name, final.last("CMD").json_form()))
+    for name in sorted(IMAGES):
+        final = image_stages(name)[-1]
+        found.append((f"Dockerfile --target {name} CMD", name, final.last("CMD").json_form()))
         healthcheck = final.last("HEALTHCHECK").arguments
         found.append(
-            (f"{path.relative_to(ROOT)} HEALTHCHECK", name, json.loads(healthcheck[healthcheck.index("CMD") + 3 :]))
+            (f"Dockerfile --target {name} HEALTHCHECK", name, json.loads(healthcheck[healthcheck.index("CMD") + 3 :]))
         )
     return found
 
@@ -160,7 +160,8 @@ def compose_commands() -> list[tuple[str, str, list[str]]]:
     for service, spec in yaml.safe_load(result.stdout)["services"].items():
         if "build" not in spec:
             continue
-        name = next(n for n, p in DOCKERFILES.items() if p == ROOT / spec["build"]["dockerfile"])
+        # test_compose checks that each build's target, PACKAGE and image name agree.
+        name = spec["build"]["target"]
         if "command" in spec:
             command = spec["command"]
             found.append(

@@ -13,7 +13,19 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from deploy_support import API_PORTS, COMPOSE_FILE, ENV_EXAMPLE, JAEGER_IMAGE, ROOT, compose_config, tool
+from deploy_support import (
+    API_PORTS,
+    COMPOSE_FILE,
+    DOCKERFILE,
+    ENV_EXAMPLE,
+    IMAGES,
+    JAEGER_IMAGE,
+    ROOT,
+    build_args,
+    compose_config,
+    image_for,
+    tool,
+)
 
 REQUIRED = sorted(set(re.findall(r"\$\{([A-Z0-9_]+):\?", COMPOSE_FILE.read_text())))
 ONE_SHOT = {"dbsetup", "auth-migrate", "posts-migrate", "votes-migrate", "gateway-migrate", "posts-reconcile"}
@@ -213,7 +225,13 @@ def test_images_are_built_from_the_repository_root(config: dict) -> None:
             continue
         build = service["build"]
         assert Path(build["context"]).resolve() == ROOT
-        assert (ROOT / build["dockerfile"]).is_file(), build["dockerfile"]
+        assert (ROOT / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE, build
+        # The image's stage, the package it is built from and the image's name are the same
+        # component: `--target posts` with PACKAGE=services/votes would be a broken image.
+        target = build["target"]
+        assert target in IMAGES, f"{name}: no image {target!r}"
+        assert build.get("args") == build_args(target), f"{name}: target {target} is built with {build.get('args')}"
+        assert image_for(service["image"]) == target, f"{name}: image {service['image']} built from target {target}"
 
 
 def test_every_tally_process_sends_its_spans_to_the_trace_viewer(config: dict) -> None:
