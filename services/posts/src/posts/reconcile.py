@@ -10,14 +10,14 @@ many posts it fixed and logs each fix.
 import argparse
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from posts import repository
 from posts.settings import PostsSettings
-from tally_shared.db import Database, database_for
+from tally_shared.db import Database
 from tally_shared.internal import VotesClient
-from tally_shared.process import run_until_signalled
-from tally_shared.telemetry import configure_logging
+from tally_shared.process import run_service_process
 from tally_shared.web import ServiceUnavailableError
 
 logger = logging.getLogger("posts.reconcile")
@@ -58,38 +58,40 @@ async def reconcile(database: Database, votes: VotesClient, *, page_size: int = 
         after_id = post_ids[-1]
 
 
-async def reconcile_until(stop: asyncio.Event, every: float | None) -> None:
-    settings = PostsSettings()
-    database = database_for(settings, "posts-reconcile", pool_size=1)
-    votes = VotesClient(settings.votes_url, settings, timeout=5)
-    try:
-        while not stop.is_set():
-            try:
-                report = await reconcile(database, votes)
-            except ServiceUnavailableError as error:
-                logger.error("%s; nothing more was reconciled", error)
+def reconcile_until_stopped(every: float | None) -> Callable[[Database, asyncio.Event], Awaitable[None]]:
+    """The reconciliation process's body: once, or every `every` seconds until stopped."""
+
+    async def run(database: Database, stop: asyncio.Event) -> None:
+        settings = PostsSettings()
+        votes = VotesClient(settings.votes_url, settings, timeout=5)
+        try:
+            while not stop.is_set():
+                try:
+                    report = await reconcile(database, votes)
+                except ServiceUnavailableError as error:
+                    logger.error("%s; nothing more was reconciled", error)
+                    if not every:
+                        raise SystemExit(1) from error
+                else:
+                    print(f"reconciled: checked {report.checked} posts, fixed {report.fixed}", flush=True)
                 if not every:
-                    raise SystemExit(1) from error
-            else:
-                print(f"reconciled: checked {report.checked} posts, fixed {report.fixed}", flush=True)
-            if not every:
-                return
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            except TimeoutError:
-                pass
-    finally:
-        await votes.close()
-        await database.dispose()
+                    return
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=every)
+                except TimeoutError:
+                    pass
+        finally:
+            await votes.close()
+
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m posts.reconcile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--every", type=float, metavar="SECONDS", help="run again every SECONDS, until stopped")
     args = parser.parse_args()
-    settings = PostsSettings()
-    configure_logging("posts-reconcile", settings.log_level, settings.log_format)
-    run_until_signalled(lambda stop: reconcile_until(stop, args.every))
+    # One connection: the pages are recounted one after another.
+    run_service_process(PostsSettings(), "reconcile", reconcile_until_stopped(args.every), pool_size=1)
 
 
 if __name__ == "__main__":

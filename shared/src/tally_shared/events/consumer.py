@@ -23,14 +23,14 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.db.database import Database, database_for, is_transient
+from tally_shared.db.database import Database, is_transient
 from tally_shared.events.broker import Topology, connect, declare_service_queue
 from tally_shared.events.models import Envelope, Event, UnknownEventError
-from tally_shared.process import run_until_signalled
+from tally_shared.process import run_service_process
 from tally_shared.settings import ServiceSettings
-from tally_shared.telemetry.logs import configure_logging, request_id_var
+from tally_shared.telemetry.logs import request_id_var
 from tally_shared.telemetry.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATES, EVENTS_REJECTED
-from tally_shared.telemetry.tracing import configure_tracing, trace_context_from
+from tally_shared.telemetry.tracing import trace_context_from
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -314,18 +314,11 @@ def run_worker(
     batch_handlers: dict[type[Event], BatchHandler] | None = None,
 ) -> None:
     """The whole of a service's `python -m <service>.worker` process, until SIGTERM."""
-    process_name = f"{settings.service_name}-worker"
-    configure_logging(process_name, settings.log_level, settings.log_format)
-    configure_tracing(f"tally-{process_name}")
 
-    async def consume(stop: asyncio.Event) -> None:
-        database = database_for(settings, process_name, pool_size=2)
-        try:
-            consumer = EventConsumer(
-                database=database, inbox=inbox, settings=settings, handlers=handlers, batch_handlers=batch_handlers
-            )
-            await consumer.run(stop)
-        finally:
-            await database.dispose()
+    async def consume(database: Database, stop: asyncio.Event) -> None:
+        consumer = EventConsumer(
+            database=database, inbox=inbox, settings=settings, handlers=handlers, batch_handlers=batch_handlers
+        )
+        await consumer.run(stop)
 
-    run_until_signalled(consume)
+    run_service_process(settings, "worker", consume)

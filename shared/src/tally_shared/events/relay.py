@@ -20,14 +20,14 @@ from opentelemetry import context
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally_shared.db.database import AnyRow, Database, database_for
+from tally_shared.db.database import AnyRow, Database
 from tally_shared.db.expiry import keep_purging
 from tally_shared.events.broker import Topology, connect, declare_events_exchange
-from tally_shared.process import run_until_signalled
+from tally_shared.process import run_service_process
 from tally_shared.settings import ServiceSettings
-from tally_shared.telemetry.logs import REQUEST_ID_HEADER, configure_logging
+from tally_shared.telemetry.logs import REQUEST_ID_HEADER
 from tally_shared.telemetry.metrics import EVENTS_PUBLISH_FAILURES, EVENTS_PUBLISHED
-from tally_shared.telemetry.tracing import configure_tracing, trace_context_from
+from tally_shared.telemetry.tracing import trace_context_from
 
 logger = logging.getLogger(__name__)
 
@@ -210,18 +210,11 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 def run_relay(settings: ServiceSettings, *, outbox: Table, expiring: Sequence[Table] = ()) -> None:
     """The whole of a service's `python -m <service>.relay` process, until SIGTERM; it also
     purges the rows of the `expiring` tables whose time is up (see `expiry.py`)."""
-    process_name = f"{settings.service_name}-relay"
-    configure_logging(process_name, settings.log_level, settings.log_format)
-    configure_tracing(f"tally-{process_name}")
 
-    async def relay(stop: asyncio.Event) -> None:
-        database = database_for(settings, process_name, pool_size=2)
-        try:
-            await asyncio.gather(
-                OutboxRelay(database=database, outbox=outbox, settings=settings).run(stop),
-                keep_purging(database, expiring, stop),
-            )
-        finally:
-            await database.dispose()
+    async def relay(database: Database, stop: asyncio.Event) -> None:
+        await asyncio.gather(
+            OutboxRelay(database=database, outbox=outbox, settings=settings).run(stop),
+            keep_purging(database, expiring, stop),
+        )
 
-    run_until_signalled(relay)
+    run_service_process(settings, "relay", relay)
