@@ -8,13 +8,11 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import MetaData
 
-from tally_shared.events import inbox_table
 from tally_shared.db import create_tables
+from tally_shared.events import inbox_table
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -7,13 +7,11 @@ Revises: 0001
 from alembic import op
 from sqlalchemy import MetaData
 
-from tally_shared.web import idempotency_keys_table
 from tally_shared.db import create_tables
+from tally_shared.web import idempotency_keys_table
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -8,13 +8,11 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import MetaData
 
-from tally_shared.events import outbox_table
 from tally_shared.db import create_tables
+from tally_shared.events import outbox_table
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
