@@ -3,14 +3,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from tally_shared.web import IDENTITY_HEADER, Caller, app_state, sign_identity
-from tally_testing import prepare_service_database
+from tally_shared.web import IDENTITY_HEADER, Caller, sign_identity
+from tally_testing import client_of, emptied, prepare_service_database
 
 DATABASE_URL = prepare_service_database("auth", Path(__file__).parents[1] / "alembic.ini")
 
 from auth.app import create_app  # noqa: E402  (needs the test database URL set above)
+from auth.models import metadata  # noqa: E402
 from auth.settings import AuthSettings  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -23,18 +23,13 @@ def settings(tmp_path) -> AuthSettings:
 
 @pytest.fixture
 async def app(settings):
-    app = create_app(settings)
-    async with app_state(app).database.transaction() as session:
-        await session.execute(
-            text("TRUNCATE auth.users, auth.outbox, auth.idempotency_keys, auth.login_failures RESTART IDENTITY")
-        )
-    yield app
-    await app_state(app).database.dispose()
+    async with emptied(create_app(settings), metadata) as app:
+        yield app
 
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://auth") as client:
+    async with client_of(app, "auth") as client:
         yield client
 
 

@@ -3,15 +3,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from tally_testing import prepare_service_database
+from tally_testing import client_of, emptied, prepare_service_database
 
 DATABASE_URL = prepare_service_database("votes", Path(__file__).parents[1] / "alembic.ini")
 
 from tally_shared.internal import PostsClient  # noqa: E402
-from tally_shared.web import app_state, resource  # noqa: E402
+from tally_shared.web import resource  # noqa: E402
 from votes.app import create_app  # noqa: E402  (needs the test database URL set above)
+from votes.models import metadata  # noqa: E402
 from votes.settings import VotesSettings  # noqa: E402
 
 
@@ -40,22 +40,14 @@ def posts_service() -> FakePostsService:
 @pytest.fixture
 async def app(posts_service: FakePostsService) -> AsyncIterator:
     settings = VotesSettings(database_url=DATABASE_URL)
-    app = create_app(settings)
     posts_client = PostsClient("http://posts", settings, transport=httpx.MockTransport(posts_service.handle))
-    app.dependency_overrides[resource(PostsClient)] = lambda: posts_client
-    async with app_state(app).database.transaction() as session:
-        await session.execute(
-            text(
-                "TRUNCATE votes.votes, votes.posts, votes.deleted_users, votes.inbox, votes.outbox,"
-                " votes.idempotency_keys"
-            )
-        )
-    yield app
+    async with emptied(create_app(settings), metadata) as app:
+        app.dependency_overrides[resource(PostsClient)] = lambda: posts_client
+        yield app
     await posts_client.close()
-    await app_state(app).database.dispose()
 
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://votes") as client:
+    async with client_of(app, "votes") as client:
         yield client

@@ -13,20 +13,24 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq
+import httpx
 from alembic import command
 from alembic.config import Config
+from fastapi import FastAPI
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 
 from tally_shared.db import setup as dbsetup
 from tally_shared.events import Envelope, Topology, declare_service_queue
 from tally_shared.settings import ServiceSettings
-from tally_shared.web import Caller, VerifiedIdentities
+from tally_shared.web import Caller, VerifiedIdentities, app_state
 
 TEST_DATABASE = os.environ.get("TALLY_TEST_DATABASE", "tally_test")
 AMQP_URL = os.environ.get("TALLY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -47,6 +51,26 @@ def prepare_service_database(service: str, alembic_ini: Path, database: str = TE
     config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
     command.upgrade(config, "head")
     return url
+
+
+@asynccontextmanager
+async def emptied(app: FastAPI, metadata: MetaData) -> AsyncIterator[FastAPI]:
+    """A service's app with every table of its schema (`metadata`) emptied first, ids restarted,
+    and its connection pool closed after."""
+    tables = ", ".join(f'"{table.schema}"."{table.name}"' for table in metadata.sorted_tables)
+    async with app_state(app).database.transaction() as session:
+        await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    try:
+        yield app
+    finally:
+        await app_state(app).database.dispose()
+
+
+@asynccontextmanager
+async def client_of(app: FastAPI, host: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that calls `app` in this process, as `http://<host>`."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{host}") as client:
+        yield client
 
 
 def free_port() -> int:
