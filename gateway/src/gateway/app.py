@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -98,6 +99,24 @@ class StripClientIdentityMiddleware:
         await self.app(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class GatewayState:
+    """What the gateway's requests use, built by its lifespan: Starlette's `app.state` is an
+    untyped bag, so it carries this one object, read through `gateway_state`."""
+
+    revocations: RevocationList
+    client: UpstreamClient
+    proxy: Proxy
+    verifier: TokenVerifier
+    openapi: MergedOpenAPI
+
+
+def gateway_state(app: FastAPI) -> GatewayState:
+    state = app.state.gateway
+    assert isinstance(state, GatewayState), "the gateway's lifespan has not started"
+    return state
+
+
 def create_app(settings: GatewaySettings | None = None, upstream_client: UpstreamClient | None = None) -> FastAPI:
     """The gateway; `upstream_client` replaces the network to the services (tests pass fakes)."""
     settings = settings or GatewaySettings()
@@ -114,24 +133,26 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
         # is down now), every token is refused with 503: a restart forgets nobody.
         try:
             await revocations.refresh()
-            app.state.revocations = revocations
             client = upstream_client or AiohttpUpstreamClient(
                 timeout=settings.upstream_timeout, traced=tracing_enabled()
             )
             async with kept_fresh(revocations), _closing(client):
-                app.state.client = client
-                app.state.proxy = Proxy(client, upstreams)
-                app.state.verifier = TokenVerifier(
-                    lambda: _fetch_jwks(client, upstreams["auth"]),
-                    issuer=settings.jwt_issuer,
-                    audience=settings.jwt_audience,
-                    leeway=settings.clock_skew_seconds,
-                    refresh_min_interval=settings.jwks_refresh_min_interval,
-                )
-                app.state.openapi = MergedOpenAPI(
-                    list(upstreams),
-                    lambda service: _fetch_openapi(client, upstreams[service]),
-                    ttl=OPENAPI_CACHE_SECONDS,
+                app.state.gateway = GatewayState(
+                    revocations=revocations,
+                    client=client,
+                    proxy=Proxy(client, upstreams),
+                    verifier=TokenVerifier(
+                        lambda: _fetch_jwks(client, upstreams["auth"]),
+                        issuer=settings.jwt_issuer,
+                        audience=settings.jwt_audience,
+                        leeway=settings.clock_skew_seconds,
+                        refresh_min_interval=settings.jwks_refresh_min_interval,
+                    ),
+                    openapi=MergedOpenAPI(
+                        list(upstreams),
+                        lambda service: _fetch_openapi(client, upstreams[service]),
+                        ttl=OPENAPI_CACHE_SECONDS,
+                    ),
                 )
                 yield
         finally:
@@ -148,7 +169,6 @@ def create_app(settings: GatewaySettings | None = None, upstream_client: Upstrea
         redoc_url=None,
         telemetry=TELEMETRY_CONFIG,
     )
-    app.state.settings = settings
     install_error_handlers(app)
     # Inside CORS, so that a browser can read a shed request's 503 and its Retry-After.
     app.add_middleware(LoadSheddingMiddleware, limit=settings.max_requests_in_flight)
@@ -196,7 +216,7 @@ def _documentation_pages() -> dict[str, str]:
 def _add_documentation_routes(app: FastAPI, settings: GatewaySettings, pages: dict[str, str]) -> None:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(await request.app.state.openapi.document())
+        return JSONResponse(await gateway_state(request.app).openapi.document())
 
     events_document = asyncapi_document(settings.event_namespace)
 
@@ -243,8 +263,7 @@ def _add_proxied_routes(app: FastAPI, settings: GatewaySettings) -> None:
             caller = await _authenticate(request)
             headers[IDENTITY_HEADER] = assertions.for_caller(caller)
         body = await read_body(request, settings.max_body_bytes)
-        proxy: Proxy = request.app.state.proxy
-        return await proxy.forward(
+        return await gateway_state(request.app).proxy.forward(
             service,
             request.method,
             path,
@@ -263,13 +282,13 @@ async def _authenticate(request: Request) -> Caller:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidCredentialsError()
-    verifier: TokenVerifier = request.app.state.verifier
+    state = gateway_state(request.app)
     try:
-        caller = await verifier.verify(token.strip())
+        caller = await state.verifier.verify(token.strip())
     except InvalidTokenError as error:
         logger.info("rejected a token: %s", error)
         raise InvalidCredentialsError() from error
-    revocations: RevocationList = request.app.state.revocations
+    revocations = state.revocations
     if not revocations.loaded:
         raise CredentialsUncheckableError()
     if revocations.is_revoked(caller.user_id):
@@ -324,8 +343,7 @@ def _revocations_fresh(app: FastAPI) -> ReadinessCheck:
     """Ready while the list of revoked users was read recently (no database call here)."""
 
     async def check() -> bool:
-        revocations: RevocationList = app.state.revocations
-        return revocations.is_fresh()
+        return gateway_state(app).revocations.is_fresh()
 
     return check
 
@@ -334,9 +352,10 @@ def _readiness_check(app: FastAPI, upstream: Replicas) -> ReadinessCheck:
     """Ready when at least one replica of the service says it is (connection failures go to the next one)."""
 
     async def replica_ready(base_url: str) -> bool:
-        client: UpstreamClient = app.state.client
         try:
-            response = await client.request("GET", base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS)
+            response = await gateway_state(app).client.request(
+                "GET", base_url + "/readyz", timeout=PROBE_TIMEOUT_SECONDS
+            )
         except UPSTREAM_FAILURES:
             return False
         return response.status_code == 200
