@@ -39,7 +39,7 @@ async def _read_through(session: AsyncSession, post_id: int, posts_service: Post
     try:
         found = await posts_service.post_replica(post_id)
     except ServiceUnavailableError as error:
-        logger.warning("post %d is not in the replica, and %s", post_id, error)
+        logger.warning("post %d is not in the replica, and it cannot be read through: %s", post_id, error)
         raise
     if found is None:
         return None
