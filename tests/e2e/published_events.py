@@ -93,10 +93,13 @@ class PublishedEvents:
             # Consumed, not fetched one `get` at a time: a load test leaves tens of thousands.
             waiting = queue.declaration_result.message_count
             if waiting:
-                async with queue.iterator(no_ack=True) as messages:
+                # Acknowledged, not no_ack: what the broker pushes after the count was taken stays
+                # unacknowledged, and goes back to the queue for the next call when the channel closes.
+                async with queue.iterator() as messages:
                     async for message in messages:
                         received.append((message.routing_key or "", message.body))
                         if len(received) == waiting:
+                            await message.ack(multiple=True)
                             break
         return received
 
