@@ -4,7 +4,7 @@ error handling and typed state to each, so a service's `app.py` names only what 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Table
 
 from tally_shared.db.database import database_for
@@ -15,6 +15,7 @@ from tally_shared.telemetry.tracing import configure_tracing
 from tally_shared.web.dependencies import current_caller
 from tally_shared.web.errors import install_error_handlers
 from tally_shared.web.identity import VerifiedIdentities
+from tally_shared.web.inputs import refuse_repeated_query_parameters
 from tally_shared.web.middleware import TELEMETRY_CONFIG, LoadSheddingMiddleware, RequestContextMiddleware
 from tally_shared.web.openapi import declare_implied_errors
 from tally_shared.web.operations import broker_reachable, operations_router
@@ -49,7 +50,13 @@ def create_service_app(
             await close()
         await database.dispose()
 
-    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, telemetry=TELEMETRY_CONFIG)
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        telemetry=TELEMETRY_CONFIG,
+        dependencies=[Depends(refuse_repeated_query_parameters)],
+    )
     attach_state(
         app,
         ServiceState(

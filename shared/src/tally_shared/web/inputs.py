@@ -13,10 +13,15 @@ and length or pattern constraints placed after a validator lose their place in t
 JSON schema and their usual error types.
 """
 
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from fastapi import Path
+from fastapi import Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
@@ -76,3 +81,43 @@ class _RefuseNul:
 RefuseNul = _RefuseNul()
 # Any other character is allowed: a password may hold anything PostgreSQL can store.
 StorableText = Annotated[str, RefuseNul]
+
+
+async def refuse_repeated_query_parameters(request: Request) -> None:
+    """A query parameter given twice where the route takes one value (`?search=a&search=b`) is a
+    422, in the shape of every other, instead of the last value silently winning."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    route = request.scope.get("route")
+    if len(names) == len(set(names)) or not isinstance(route, APIRoute):
+        return
+    single_valued = {
+        field.alias for field in _query_fields(route.dependant) if not _takes_many(field.field_info.annotation)
+    }
+    repeated = {name: request.query_params.getlist(name) for name in single_valued if names.count(name) > 1}
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "repeated_query_parameter",
+                    "loc": ("query", name),
+                    "msg": f"Give this parameter once, not {len(values)} times",
+                    "input": values,
+                }
+                for name, values in sorted(repeated.items())
+            ]
+        )
+
+
+def _query_fields(dependant: Dependant) -> Iterator[Any]:
+    yield from dependant.query_params
+    for dependency in dependant.dependencies:
+        yield from _query_fields(dependency)
+
+
+def _takes_many(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_many(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_takes_many(argument) for argument in get_args(annotation))
+    return origin in (list, set, frozenset, tuple)
