@@ -6,9 +6,9 @@ from typing import Annotated
 import pytest
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from tally_shared.web import RefuseNul, StorableText
+from tally_shared.web import NOT_BLANK, RefuseNul, StorableText
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=5, pattern=r"\S"), RefuseNul]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=5, pattern=NOT_BLANK), RefuseNul]
 
 
 @pytest.mark.parametrize("value", ["\x00", "a\x00", "\x00a", "a\x00b"])
@@ -43,7 +43,7 @@ def test_constraints_before_refuse_nul_keep_their_json_schema_which_declares_the
         "type": "string",
         "minLength": 1,
         "maxLength": 5,
-        "pattern": "\\S",
+        "pattern": NOT_BLANK,
         "not": {"pattern": "\\u0000"},
     }
 
@@ -55,3 +55,22 @@ def test_the_declared_rule_is_the_one_applied():
         with pytest.raises(ValidationError):
             TypeAdapter(Title).validate_python(text)
     assert not declared.search("ok")
+
+
+def test_blank_means_the_same_to_the_document_and_to_validation():
+    """The declared pattern, read as any regex dialect reads an explicit class, refuses exactly the
+    strings validation refuses, whatever white space they are made of (U+0085 and U+FEFF included,
+    which `\\S` would have split between ECMAScript and pydantic)."""
+    declared = re.compile(TypeAdapter(Title).json_schema()["pattern"])
+    for code in (*range(1, 0xD800), *range(0xE000, 0x10000)):
+        text = chr(code) * 2
+        try:
+            TypeAdapter(Title).validate_python(text)
+        except ValidationError:
+            accepted = False
+        else:
+            accepted = True
+        assert accepted == bool(declared.search(text)), f"U+{code:04X}"
+    for blank in ("\u0085", "\ufeff", " \u3000\t"):
+        with pytest.raises(ValidationError):
+            TypeAdapter(Title).validate_python(blank)

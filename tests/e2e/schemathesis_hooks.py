@@ -7,6 +7,7 @@ own tests of what a wrong one gets."""
 import uuid
 
 import schemathesis
+from schemathesis.core.parameters import ParameterLocation
 
 
 @schemathesis.hook
@@ -18,9 +19,12 @@ def before_call(ctx, case, kwargs):
       bodies, which the API refuses with 422 (test_retries.py tests key reuse). The drawn key
       stays in front, so its odd characters are still sent.
     - A cursor is opaque: only the one a `Link` header gave is valid, and any other is a 400
-      (services/posts/tests/test_feed.py tests those)."""
+      (services/posts/tests/test_feed.py tests those). A query drawn to be refused keeps its
+      cursor: without it, a query whose only fault was the cursor would be valid, and its 200
+      would read as a refused query accepted."""
     key = (case.headers or {}).get("Idempotency-Key")
     if key is not None:
         case.headers["Idempotency-Key"] = f"{key[:200]}-{uuid.uuid4().hex}"
-    if case.query and "cursor" in case.query:
+    query_drawn_invalid = case.meta is not None and case.meta.is_negative_at(ParameterLocation.QUERY)
+    if case.query and "cursor" in case.query and not query_drawn_invalid:
         del case.query["cursor"]

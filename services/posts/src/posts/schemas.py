@@ -5,10 +5,10 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from tally_shared.web import RefuseNul
+from tally_shared.web import NOT_BLANK, RefuseNul
 
 # Not blank: at least one character that is not whitespace.
-Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S"), RefuseNul]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=NOT_BLANK), RefuseNul]
 Content = Annotated[str, StringConstraints(max_length=20_000), RefuseNul]
 # What PostgreSQL's bigint holds: a cursor made up by hand must not overflow a query parameter.
 BigInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]

@@ -46,7 +46,7 @@ from tally_shared.web.identity import (
     sign_service,
     verify_service,
 )
-from tally_shared.web.inputs import IdInBody, IdInPath, RefuseNul, RefuseTextAndBooleans, StorableText
+from tally_shared.web.inputs import NOT_BLANK, IdInBody, IdInPath, RefuseNul, RefuseTextAndBooleans, StorableText
 from tally_shared.web.middleware import TELEMETRY_CONFIG, LoadSheddingMiddleware, RequestContextMiddleware
 from tally_shared.web.openapi import declare_implied_errors, error_response_object, error_responses, error_schemas
 from tally_shared.web.operations import OPERATIONS_PATHS, ReadinessCheck, broker_reachable, operations_router
@@ -56,6 +56,7 @@ __all__ = [
     "ASSERTION_LIFETIME_SECONDS",
     "CLIENT_ADDRESS_HEADER",
     "IDENTITY_HEADER",
+    "NOT_BLANK",
     "OPERATIONS_PATHS",
     "REPLAYED_HEADER",
     "SERVICE_HEADER",

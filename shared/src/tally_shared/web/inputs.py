@@ -38,6 +38,12 @@ def _refuse_text_and_booleans(value: Any) -> Any:
 # For an integer in a JSON body, after its constraints: `Annotated[int, Field(ge=0), RefuseTextAndBooleans]`.
 RefuseTextAndBooleans = BeforeValidator(_refuse_text_and_booleans)
 
+# A string that is not blank holds one character outside this class: white space spelled out,
+# because `\S` means one set in ECMAScript, the regex dialect of the OpenAPI document and of its
+# clients' validators (U+FEFF is white space there, U+0085 is not), and another in pydantic's Rust
+# regex (the other way round). `StringConstraints(pattern=NOT_BLANK)`.
+NOT_BLANK = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+
 # PostgreSQL's bigint stops at 2**63 - 1: a larger id is refused (422) before it reaches the database.
 # Most JSON clients and fuzzers read numbers as doubles, and 2**63 - 1 reads as 2**63; the document
 # declares 2**63 - 1024, the largest double below the limit, so that every id a client takes for
