@@ -2,12 +2,11 @@
 of its `/internal/` routes and the typed client other services call them through; and the
 replica list and signed transport those clients (and the gateway) share."""
 
-from tally_shared.internal.client import INTERNAL_PREFIX, InternalClient, Replicas
+from tally_shared.internal.client import InternalClient, Replicas
 from tally_shared.internal.posts import POST_REPLICA_ROUTE, PostReplica, PostsClient
 from tally_shared.internal.votes import TALLIES_ROUTE, TalliesRequest, TalliesResponse, Tally, VotesClient
 
 __all__ = [
-    "INTERNAL_PREFIX",
     "POST_REPLICA_ROUTE",
     "TALLIES_ROUTE",
     "InternalClient",

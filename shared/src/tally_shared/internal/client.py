@@ -14,10 +14,9 @@ import httpx
 
 from tally_shared.settings import ServiceSettings
 from tally_shared.telemetry.logs import REQUEST_ID_HEADER, request_id_var
+from tally_shared.web.dependencies import INTERNAL_PREFIX
 from tally_shared.web.errors import ServiceUnavailableError
 from tally_shared.web.identity import SERVICE_HEADER, sign_service
-
-INTERNAL_PREFIX = "/internal"
 
 
 @dataclass

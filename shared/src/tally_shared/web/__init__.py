@@ -5,6 +5,7 @@ OpenAPI declarations of all of it."""
 
 from tally_shared.web.app import create_service_app
 from tally_shared.web.dependencies import (
+    INTERNAL_PREFIX,
     CurrentCaller,
     SessionDep,
     calling_service,
@@ -56,6 +57,7 @@ __all__ = [
     "ASSERTION_LIFETIME_SECONDS",
     "CLIENT_ADDRESS_HEADER",
     "IDENTITY_HEADER",
+    "INTERNAL_PREFIX",
     "NOT_BLANK",
     "OPERATIONS_PATHS",
     "REPLAYED_HEADER",

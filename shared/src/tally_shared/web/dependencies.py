@@ -53,7 +53,11 @@ async def calling_service(request: Request) -> str:
         raise NotAuthenticatedError("Could not validate the calling service") from error
 
 
+# Where every service's internal routes live; the gateway never routes it.
+INTERNAL_PREFIX = "/internal"
+
+
 def internal_router() -> APIRouter:
     """A router for `/internal/...` routes: only another Tally service may call them, they are
     left out of the public API document, and the gateway never routes them."""
-    return APIRouter(prefix="/internal", include_in_schema=False, dependencies=[Depends(calling_service)])
+    return APIRouter(prefix=INTERNAL_PREFIX, include_in_schema=False, dependencies=[Depends(calling_service)])
