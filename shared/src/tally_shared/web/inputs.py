@@ -1,6 +1,8 @@
 """What every service accepts, by the same rules, and as its OpenAPI document says.
 
-Ids are PostgreSQL bigints (`IdInPath`, `IdInBody`). Text must be storable:
+Ids are PostgreSQL bigints (`IdInPath`, `IdInBody`); "not blank" is `NOT_BLANK`, read the same
+by the document's regex dialect and by validation; a query parameter a route takes once may
+not be given twice (`refuse_repeated_query_parameters`, on every app). Text must be storable:
 PostgreSQL refuses the NUL character (U+0000) in text; a NUL that got as far as
 the database would be a 500. These refuse it during validation instead, so FastAPI
 answers 422 with its usual list of field errors, the same in every service:
